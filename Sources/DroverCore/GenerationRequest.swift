@@ -1,0 +1,82 @@
+/// What a person asked to be generated.
+public struct GenerationRequest: Hashable, Codable, Sendable {
+    /// The most images one request may ask for.
+    public static let maxImages = 8
+    /// The longest prompt accepted, in bytes.
+    public static let maxPromptBytes = 2_000
+
+    public var prompt: String
+    public var negativePrompt: String?
+    /// How many images, 1 … ``maxImages``.
+    public var count: Int
+    /// The first image's seed; image `i` uses `seed + i`. `nil` lets the generator choose.
+    public var seed: UInt32?
+    public var steps: Int?
+    public var guidanceScale: Double?
+    public var width: Int
+    public var height: Int
+
+    /// Validates and normalises a request.
+    /// - Throws: ``GenerationRequestError`` naming the first field that is wrong.
+    public init(
+        prompt: String,
+        negativePrompt: String? = nil,
+        count: Int = 1,
+        seed: UInt32? = nil,
+        steps: Int? = nil,
+        guidanceScale: Double? = nil,
+        width: Int = 512,
+        height: Int = 512
+    ) throws(GenerationRequestError) {
+        let trimmed = prompt.trimmingWhitespace()
+        guard !trimmed.isEmpty else { throw .emptyPrompt }
+        guard trimmed.utf8.count <= Self.maxPromptBytes, (negativePrompt?.utf8.count ?? 0) <= Self.maxPromptBytes else {
+            throw .promptTooLong(limit: Self.maxPromptBytes)
+        }
+        guard (1...Self.maxImages).contains(count) else { throw .badCount(limit: Self.maxImages) }
+        guard (64...2048).contains(width), (64...2048).contains(height), width.isMultiple(of: 8), height.isMultiple(of: 8) else {
+            throw .badSize
+        }
+        if let steps, !(1...150).contains(steps) { throw .badSteps }
+        if let guidanceScale, !(0...30).contains(guidanceScale) { throw .badGuidance }
+        self.prompt = trimmed
+        self.negativePrompt = negativePrompt.map { $0.trimmingWhitespace() }.flatMap { $0.isEmpty ? nil : $0 }
+        self.count = count
+        self.seed = seed
+        self.steps = steps
+        self.guidanceScale = guidanceScale
+        self.width = width
+        self.height = height
+    }
+}
+
+/// Why a ``GenerationRequest`` was refused; the description is shown to the requester.
+public enum GenerationRequestError: Error, Equatable, Sendable, CustomStringConvertible {
+    case emptyPrompt
+    case promptTooLong(limit: Int)
+    case badCount(limit: Int)
+    case badSize
+    case badSteps
+    case badGuidance
+
+    public var description: String {
+        switch self {
+        case .emptyPrompt: "the prompt is empty"
+        case .promptTooLong(let limit): "the prompt is longer than \(limit) bytes"
+        case .badCount(let limit): "the number of images must be between 1 and \(limit)"
+        case .badSize: "width and height must be multiples of 8 between 64 and 2048"
+        case .badSteps: "steps must be between 1 and 150"
+        case .badGuidance: "guidance scale must be between 0 and 30"
+        }
+    }
+}
+
+extension StringProtocol {
+    /// The string without leading and trailing whitespace and newlines.
+    public func trimmingWhitespace() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+        return String(String.UnicodeScalarView(scalars[first...last]))
+    }
+}

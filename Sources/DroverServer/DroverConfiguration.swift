@@ -1,0 +1,85 @@
+import DroverCore
+import Foundation
+
+/// Drover's settings, read from the environment (names and defaults are a contract, see DESIGN.md),
+/// optionally under a `KEY=VALUE` file whose keys the environment overrides.
+public struct DroverConfiguration: Sendable {
+    /// Which image generator backs `/ox` and the web page.
+    public enum GeneratorKind: String, Sendable, CaseIterable {
+        case procedural
+    }
+
+    public var dataDirectory: String
+    public var host: String
+    public var port: Int
+    public var generator: GeneratorKind
+    public var modelVersion: String
+    /// The rater-pseudonym key from `DROVER_RATER_SALT`; `nil` means the one kept in the data dir.
+    public var raterSalt: String?
+    public var raterScheme: RaterPseudonymizer.Scheme
+    /// How long the committer waits after a change so that changes arriving together share a commit.
+    public var commitGatherWindow: Duration
+
+    /// The ledger file.
+    public var ledgerPath: String { dataDirectory + "/drover.sqlite" }
+    /// The dataset repository.
+    public var datasetDirectory: String { dataDirectory + "/dataset" }
+
+    /// Reads the settings.
+    /// - Parameters:
+    ///   - environment: usually the process environment.
+    ///   - fileContents: the text of a config file of `KEY=VALUE` lines (`#` comments), if any.
+    /// - Throws: ``ConfigurationError`` naming the first bad setting.
+    public init(environment: [String: String], fileContents: String? = nil) throws(ConfigurationError) {
+        let values = Self.parse(fileContents ?? "").merging(environment) { _, fromEnvironment in fromEnvironment }
+        func value(_ key: String) -> String? { values[key].flatMap { $0.isEmpty ? nil : $0 } }
+
+        dataDirectory = value("DROVER_DATA_DIR") ?? "./drover-data"
+        host = value("DROVER_HOST") ?? "127.0.0.1"
+        let portText = value("DROVER_PORT") ?? "8080"
+        guard let port = Int(portText), (0...65_535).contains(port) else {
+            throw ConfigurationError("DROVER_PORT must be a port number, not \"\(portText)\"")
+        }
+        self.port = port
+        let generatorText = value("DROVER_GENERATOR") ?? "procedural"
+        guard let generator = GeneratorKind(rawValue: generatorText) else {
+            let known = GeneratorKind.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ConfigurationError("DROVER_GENERATOR \"\(generatorText)\" is not one this build has (\(known))")
+        }
+        self.generator = generator
+        modelVersion = value("DROVER_MODEL_VERSION") ?? "0-1"
+        raterSalt = value("DROVER_RATER_SALT")
+        let schemeText = value("DROVER_RATER_HASH") ?? RaterPseudonymizer.Scheme.hmacSHA256.rawValue
+        guard let scheme = RaterPseudonymizer.Scheme(rawValue: schemeText) else {
+            throw ConfigurationError("DROVER_RATER_HASH must be hmac-sha256 or sha256-6")
+        }
+        raterScheme = scheme
+        let windowText = value("DROVER_COMMIT_WINDOW_MS") ?? "0"
+        guard let window = Int(windowText), window >= 0 else {
+            throw ConfigurationError("DROVER_COMMIT_WINDOW_MS must be a whole number of milliseconds")
+        }
+        commitGatherWindow = .milliseconds(window)
+    }
+
+    /// `KEY=VALUE` lines; blank lines and `#` comments are skipped, values may be quoted.
+    static func parse(_ text: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for rawLine in text.split(whereSeparator: \.isNewline) {
+            let line = rawLine.trimmingWhitespace()
+            guard !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { continue }
+            let key = line[..<equals].trimmingWhitespace()
+            var value = line[line.index(after: equals)...].trimmingWhitespace()
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            values[key] = value
+        }
+        return values
+    }
+}
+
+/// A setting that cannot be used; the message names it and never holds a secret's value.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

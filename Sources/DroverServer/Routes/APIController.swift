@@ -1,0 +1,184 @@
+import DroverCore
+import DroverDataset
+import DroverStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// The JSON API used by the page and by scripts: generate, vote, list images and commits.
+struct APIController {
+    let ledger: Ledger
+    let inbox: Inbox
+    let inboxDoorbell: Doorbell
+    let generation: GenerationService
+    let pseudonymizer: RaterPseudonymizer
+    let dataset: DatasetHistory
+
+    func addRoutes(to router: Router<DroverRequestContext>) {
+        router.post("/api/generations", use: createGeneration)
+        router.get("/api/images", use: listImages)
+        router.post("/api/votes", use: vote)
+        router.get("/api/commits", use: listCommits)
+        router.get("/images/:file", use: imageFile)
+    }
+
+    // MARK: - Generations
+
+    struct GenerationBody: Decodable {
+        var prompt: String
+        var n: Int?
+        var seed: UInt32?
+        var negativePrompt: String?
+        var width: Int?
+        var height: Int?
+        var steps: Int?
+        var guidanceScale: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case prompt, n, seed, width, height, steps
+            case negativePrompt = "negative_prompt"
+            case guidanceScale = "guidance_scale"
+        }
+    }
+
+    struct GenerationResponse: ResponseEncodable {
+        struct Image: Encodable {
+            var id: String
+            var url: String
+        }
+        var generationID: String
+        var images: [Image]
+
+        enum CodingKeys: String, CodingKey {
+            case images
+            case generationID = "generation_id"
+        }
+    }
+
+    @Sendable func createGeneration(request: Request, context: DroverRequestContext) async throws -> EditedResponse<GenerationResponse> {
+        let body = try await request.decode(as: GenerationBody.self, context: context)
+        let generationRequest: GenerationRequest
+        do {
+            generationRequest = try GenerationRequest(
+                prompt: body.prompt, negativePrompt: body.negativePrompt, count: body.n ?? 1, seed: body.seed,
+                steps: body.steps, guidanceScale: body.guidanceScale, width: body.width ?? 512, height: body.height ?? 512
+            )
+        } catch {
+            throw HTTPError(.badRequest, message: error.description)
+        }
+        let result: GenerationService.Result
+        do {
+            result = try await generation.generate(generationRequest, requestedBy: "web")
+        } catch {
+            context.logger.error("generation failed", metadata: ["error": "\(error)"])
+            throw HTTPError(.badGateway, message: "the image generator failed: \(error)")
+        }
+        let images = result.imageIDs.map { GenerationResponse.Image(id: $0.rawValue, url: "/images/\($0).png") }
+        return EditedResponse(status: .created, response: GenerationResponse(generationID: result.generationID, images: images))
+    }
+
+    // MARK: - Images
+
+    struct ImageListing: ResponseEncodable {
+        struct Item: Encodable {
+            var summary: ImageSummary
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(summary.id, forKey: .id)
+                try container.encode("/images/\(summary.id).png", forKey: .url)
+                try container.encode(summary.prompt, forKey: .prompt)
+                try container.encode(summary.generationID, forKey: .generationID)
+                try container.encode(Timestamp.iso8601(summary.createdAt), forKey: .createdAt)
+                try container.encode(summary.approvals, forKey: .approvals)
+                try container.encode(summary.disapprovals, forKey: .disapprovals)
+            }
+            enum CodingKeys: String, CodingKey {
+                case id, url, prompt, approvals, disapprovals
+                case generationID = "generation_id"
+                case createdAt = "created_at"
+            }
+        }
+        var images: [Item]
+    }
+
+    @Sendable func listImages(request: Request, context: DroverRequestContext) async throws -> ImageListing {
+        let limit = try request.uri.queryParameters.limit(default: 24)
+        return ImageListing(images: try ledger.recentImages(limit: limit).map(ImageListing.Item.init))
+    }
+
+    @Sendable func imageFile(request: Request, context: DroverRequestContext) async throws -> Response {
+        let file = try context.parameters.require("file")
+        guard file.hasSuffix(".png"), let id = ImageID(validating: file.dropLast(4)) else {
+            throw HTTPError(.badRequest, message: "an image file is named <16 lowercase hex digits>.png")
+        }
+        guard let png = try ledger.png(of: id) else { throw HTTPError(.notFound, message: "no image \(id)") }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "image/png", .cacheControl: "public, max-age=31536000, immutable"],
+            body: .init(byteBuffer: ByteBuffer(bytes: png))
+        )
+    }
+
+    // MARK: - Votes
+
+    struct VoteBody: Decodable {
+        var imageID: ImageID
+        var rater: String
+        var rating: VoteChoice
+
+        enum CodingKeys: String, CodingKey {
+            case rater, rating
+            case imageID = "image_id"
+        }
+    }
+
+    struct VoteAccepted: ResponseEncodable {
+        var status: String
+        var rater: String
+    }
+
+    /// Stores the vote in the inbox and answers 202; the inbox worker applies it.
+    @Sendable func vote(request: Request, context: DroverRequestContext) async throws -> EditedResponse<VoteAccepted> {
+        let body = try await request.decode(as: VoteBody.self, context: context)
+        let raterName = body.rater.trimmingWhitespace()
+        guard !raterName.isEmpty, raterName.utf8.count <= 100 else {
+            throw HTTPError(.badRequest, message: "rater must be a name of 1 to 100 bytes")
+        }
+        guard try ledger.containsImage(body.imageID) else { throw HTTPError(.notFound, message: "no image \(body.imageID)") }
+        let command = VoteCommand(
+            imageID: body.imageID, rater: pseudonymizer.pseudonym(team: "web", user: raterName), choice: body.rating,
+            source: "web", occurredAt: Date()
+        )
+        let key = request.headers[.idempotencyKey].map { "web:\($0.prefix(200))" } ?? "web:\(UUID().uuidString)"
+        let acceptance = try inbox.accept(idempotencyKey: key, kind: VoteHandler.kind, payload: try JSONEncoder().encode(command))
+        inboxDoorbell.ring()
+        let status = acceptance == .accepted ? "accepted" : "duplicate"
+        return EditedResponse(status: .accepted, response: VoteAccepted(status: status, rater: command.rater))
+    }
+
+    // MARK: - Commits
+
+    struct CommitListing: ResponseEncodable {
+        var commits: [DatasetCommit]
+    }
+
+    @Sendable func listCommits(request: Request, context: DroverRequestContext) async throws -> CommitListing {
+        let limit = try request.uri.queryParameters.limit(default: 20)
+        return CommitListing(commits: try await dataset.log(limit: limit))
+    }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = Self("Idempotency-Key")!
+}
+
+extension Parameters {
+    /// The `limit` query parameter, 1 … 500.
+    func limit(default defaultValue: Int) throws -> Int {
+        guard let text = self["limit"] else { return defaultValue }
+        guard let limit = Int(text), (1...500).contains(limit) else {
+            throw HTTPError(.badRequest, message: "limit must be a whole number from 1 to 500")
+        }
+        return limit
+    }
+}

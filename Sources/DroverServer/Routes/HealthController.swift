@@ -1,0 +1,63 @@
+import DroverDataset
+import DroverGenerators
+import DroverStore
+import Hummingbird
+
+/// `GET /healthz`: liveness plus the readiness of the ledger, the dataset and the generator.
+struct HealthController {
+    let inbox: Inbox
+    let committer: Committer
+    let generator: any ImageGenerator
+
+    struct Health: ResponseEncodable {
+        struct Ledger: Encodable {
+            var ok: Bool
+            var inboxDepth: Int?
+            var error: String?
+            enum CodingKeys: String, CodingKey {
+                case ok, error
+                case inboxDepth = "inbox_depth"
+            }
+        }
+        struct Dataset: Encodable {
+            var ok: Bool
+            var lastCommit: String?
+            var commits: Int
+            var error: String?
+            enum CodingKeys: String, CodingKey {
+                case ok, commits, error
+                case lastCommit = "last_commit"
+            }
+        }
+        struct Generator: Encodable {
+            var ok: Bool
+            var backend: String
+            var model: String
+        }
+        var status: String
+        var ledger: Ledger
+        var dataset: Dataset
+        var generator: Generator
+    }
+
+    func addRoutes(to router: Router<DroverRequestContext>) {
+        router.get("/healthz", use: health)
+    }
+
+    @Sendable func health(request: Request, context: DroverRequestContext) async throws -> EditedResponse<Health> {
+        let ledger: Health.Ledger
+        do {
+            ledger = .init(ok: true, inboxDepth: try inbox.depth(), error: nil)
+        } catch {
+            ledger = .init(ok: false, inboxDepth: nil, error: "\(error)")
+        }
+        let status = committer.status
+        let dataset = Health.Dataset(ok: status.lastError == nil, lastCommit: status.lastCommit, commits: status.commits, error: status.lastError)
+        let generator = Health.Generator(ok: true, backend: generator.backend, model: generator.model)
+        let healthy = ledger.ok && dataset.ok && generator.ok
+        return EditedResponse(
+            status: healthy ? .ok : .serviceUnavailable,
+            response: Health(status: healthy ? "ok" : "degraded", ledger: ledger, dataset: dataset, generator: generator)
+        )
+    }
+}

@@ -1,0 +1,5 @@
+import DroverCore
+import GRDB
+
+extension ImageID: DatabaseValueConvertible {}
+extension Rating: DatabaseValueConvertible {}

@@ -1,0 +1,31 @@
+import DroverCore
+import FoundationEssentials
+import GRDB
+
+/// Drover's durable state: one SQLite file (WAL, synchronous commits) holding the inbox,
+/// generations, images, votes and which dataset commit holds each change.
+///
+/// One `Ledger` per file per process. Every method is one transaction.
+public final class Ledger: Sendable {
+    /// The connection pool; exposed so that a caller can group several ledger writes in one
+    /// transaction with ``Database`` methods of this module.
+    public let database: DatabasePool
+
+    /// Opens (creating if needed) the ledger at `path` and migrates it to the current schema.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // An acknowledged write must survive a power cut, not only a process crash.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        database = try DatabasePool(path: path, configuration: configuration)
+        try LedgerSchema.migrator.migrate(database)
+    }
+
+    /// The names of the migrations applied to this file, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try database.read { try LedgerSchema.migrator.appliedMigrations($0) }
+    }
+}

@@ -1,0 +1,74 @@
+import GRDB
+
+/// The ledger's migrations. Never edit one that has been released: add a new one.
+enum LedgerSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: inbox, generations, images, votes") { db in
+            try db.create(table: "inboxItem") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("idempotencyKey", .text).notNull().unique()
+                t.column("kind", .text).notNull()
+                t.column("payload", .blob).notNull()
+                t.column("state", .text).notNull().defaults(to: "pending")
+                    .check { ["pending", "running", "done", "failed"].contains($0) }
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("leaseExpiresAt", .datetime)
+                t.column("receivedAt", .datetime).notNull()
+                t.column("finishedAt", .datetime)
+                t.column("lastError", .text)
+            }
+            try db.create(index: "inboxItem_open", on: "inboxItem", columns: ["state", "id"])
+
+            try db.create(table: "generation") { t in
+                t.primaryKey("id", .text)
+                t.column("prompt", .text).notNull().check { length($0) > 0 }
+                t.column("negativePrompt", .text)
+                t.column("steps", .integer)
+                t.column("guidanceScale", .double)
+                t.column("width", .integer).notNull()
+                t.column("height", .integer).notNull()
+                t.column("model", .text).notNull()
+                t.column("modelVersion", .text).notNull()
+                t.column("backend", .text).notNull()
+                t.column("requestedBy", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+
+            try db.create(table: "image") { t in
+                t.primaryKey("id", .text).check { length($0) == 16 }
+                t.column("generationID", .text).notNull().indexed().references("generation")
+                t.column("position", .integer).notNull()
+                t.column("seed", .integer)
+                t.column("png", .blob).notNull()
+                t.column("postedTo", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("commitSHA", .text)
+            }
+
+            try db.create(table: "voteEvent") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("imageID", .text).notNull().indexed().references("image")
+                t.column("rater", .text).notNull()
+                // NULL means the rater retracted their rating.
+                t.column("rating", .text).check { $0 == nil || ["Approve", "Disapprove"].contains($0) }
+                t.column("previousRating", .text).check { $0 == nil || ["Approve", "Disapprove"].contains($0) }
+                t.column("source", .text).notNull()
+                t.column("occurredAt", .datetime).notNull()
+                t.column("commitSHA", .text)
+                t.check(sql: "rating IS NOT previousRating")
+            }
+            try db.create(index: "voteEvent_uncommitted", on: "voteEvent", columns: ["commitSHA", "id"])
+
+            try db.create(table: "vote") { t in
+                t.column("imageID", .text).notNull().references("image")
+                t.column("rater", .text).notNull()
+                t.column("rating", .text).notNull().check { ["Approve", "Disapprove"].contains($0) }
+                t.column("eventID", .integer).notNull().references("voteEvent")
+                t.column("updatedAt", .datetime).notNull()
+                t.primaryKey(["imageID", "rater"])
+            }
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,175 @@
+import DroverCore
+@testable import DroverDataset
+import DroverStore
+import DroverTestSupport
+import Foundation
+import Logging
+import Testing
+
+/// A ledger and a dataset repository in a fresh temporary directory.
+struct DatasetFixture {
+    let directory: TemporaryDirectory
+    let ledger: Ledger
+    let repository: DatasetRepository
+    let committer: Committer
+    var git: Git { repository.git }
+
+    init() async throws {
+        directory = try TemporaryDirectory()
+        ledger = try Ledger(path: directory.path + "/drover.sqlite")
+        repository = try await DatasetRepository.open(at: directory.path + "/dataset")
+        committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: Logger(label: "test"))
+    }
+
+    /// Records a generation of `count` images whose PNG bytes are made up (the committer does not decode them).
+    func addImages(prompt: String, count: Int) throws -> [ImageID] {
+        let generationID = UUID().uuidString
+        let generation = GenerationRecord(
+            id: generationID, prompt: prompt, negativePrompt: "blurry", steps: 30, guidanceScale: 7.5, width: 64, height: 64,
+            model: "tiny-sd", modelVersion: "0-1", backend: "procedural", requestedBy: "web", createdAt: Date()
+        )
+        return try ledger.record(generation, images: (0..<count).map { index in
+            let png = Data("\(generationID) \(index)".utf8)
+            return ImageRecord(id: ImageID(pngBytes: png), generationID: generationID, position: index, seed: UInt32(100 + index), png: png, postedTo: nil, createdAt: Date())
+        })
+    }
+
+    func vote(_ choice: VoteChoice, by rater: String, on image: ImageID) throws {
+        try ledger.database.write { db in
+            _ = try Ledger.apply(VoteCommand(imageID: image, rater: rater, choice: choice, source: "web", occurredAt: Date()), in: db)
+        }
+    }
+
+    func subjects() async throws -> [String] {
+        try await git.run(["log", "--format=%s"]).split(separator: "\n").map(String.init)
+    }
+
+    /// train.csv as committed at HEAD, without the header, each row cut to (path, rating, rater):
+    /// the part from `images/` on, after the (possibly quoted) prompt.
+    func committedRows() async throws -> [String] {
+        let csv = try await git.run(["show", "HEAD:annotations/train.csv"])
+        return try csv.split(separator: "\n").dropFirst().map { row in
+            let path = try #require(row.range(of: ",images/")).lowerBound
+            return row[row.index(after: path)...].split(separator: ",").prefix(3).joined(separator: ",")
+        }
+    }
+}
+
+@Suite struct DatasetRepositoryTests {
+    @Test func aNewRepositoryHasTheContractLayout() async throws {
+        let fixture = try await DatasetFixture()
+        defer { fixture.directory.remove() }
+        #expect(try await fixture.git.run(["ls-files"]) == ".gitattributes\nannotations/images.jsonl\nannotations/train.csv\n")
+        #expect(try await fixture.git.run(["show", "HEAD:annotations/train.csv"]) == "prompt,path,rating,rater,model_version,voted_at,source\n")
+        #expect(try await fixture.git.run(["show", "HEAD:.gitattributes"]).contains("annotations/*.csv merge=union"))
+        #expect(try await fixture.subjects() == ["Create the Drover dataset"])
+    }
+
+    @Test func reopeningPutsTheWorkingTreeBackToTheLastCommit() async throws {
+        let fixture = try await DatasetFixture()
+        defer { fixture.directory.remove() }
+        let root = fixture.repository.directory
+        try Data("half-written".utf8).write(to: URL(filePath: root + "/annotations/train.csv"))
+        try Data("stray".utf8).write(to: URL(filePath: root + "/images/0000000000000000.png"))
+        _ = FileManager.default.createFile(atPath: root + "/.git/index.lock", contents: Data())
+        _ = try await DatasetRepository.open(at: root)
+        #expect(try await fixture.git.run(["status", "--porcelain"]) == "")
+        #expect(!FileManager.default.fileExists(atPath: root + "/images/0000000000000000.png"))
+    }
+}
+
+@Suite struct CommitterTests {
+    @Test func eachChangeIsOneCommitAndTrainCSVFollows() async throws {
+        let fixture = try await DatasetFixture()
+        defer { fixture.directory.remove() }
+        try await fixture.committer.reconcile()
+        let image = try #require(try fixture.addImages(prompt: "an ox, eating", count: 1).first)
+        try await fixture.committer.commitAll()
+        try fixture.vote(.up, by: "r1", on: image)
+        try await fixture.committer.commitAll()
+        #expect(try await fixture.committedRows() == ["images/\(image).png,Approve,r1"])
+        try fixture.vote(.down, by: "r1", on: image)
+        try await fixture.committer.commitAll()
+        #expect(try await fixture.committedRows() == ["images/\(image).png,Disapprove,r1"])
+        try fixture.vote(.none, by: "r1", on: image)
+        try await fixture.committer.commitAll()
+        #expect(try await fixture.committedRows() == [])
+
+        #expect(try await fixture.subjects() == [
+            "Retract Disapprove on image \(image) by rater r1",
+            "Change to Disapprove on image \(image) by rater r1 (was Approve)",
+            "Approve image \(image) by rater r1",
+            "Add image \(image) for \"an ox, eating\"",
+            "Create the Drover dataset",
+        ])
+        #expect(try await fixture.git.run(["fsck", "--strict"]).isEmpty)
+        #expect(try await fixture.git.run(["status", "--porcelain"]) == "")
+        #expect(try fixture.ledger.pendingChanges(limit: 10).isEmpty)
+    }
+
+    @Test func imagesAndProvenanceAreCommitted() async throws {
+        let fixture = try await DatasetFixture()
+        defer { fixture.directory.remove() }
+        try await fixture.committer.reconcile()
+        let images = try fixture.addImages(prompt: "a \"quoted\" ox", count: 2)
+        try await fixture.committer.commitAll()
+        let committedPNG = try await fixture.git.run(["show", "HEAD:images/\(images[1]).png"])
+        #expect(ImageID(pngBytes: Array(committedPNG.utf8)) == images[1])
+        let lines = try await fixture.git.run(["show", "HEAD:annotations/images.jsonl"]).split(separator: "\n")
+        #expect(lines.count == 2)
+        let provenance = try JSONDecoder().decode(ImageProvenance.self, from: Data(lines[1].utf8))
+        #expect(provenance.id == images[1])
+        #expect(provenance.path == "images/\(images[1]).png")
+        #expect(provenance.prompt == "a \"quoted\" ox")
+        #expect(provenance.seed == 101 && provenance.steps == 30 && provenance.guidanceScale == 7.5 && provenance.negativePrompt == "blurry")
+        #expect(provenance.model == "tiny-sd" && provenance.backend == "procedural" && provenance.modelVersion == "0-1")
+    }
+
+    @Test func changesWaitingTogetherShareOneCommitThatNamesEach() async throws {
+        let fixture = try await DatasetFixture()
+        defer { fixture.directory.remove() }
+        try await fixture.committer.reconcile()
+        let image = try #require(try fixture.addImages(prompt: "an ox", count: 1).first)
+        try await fixture.committer.commitAll()
+        for rater in ["r1", "r2", "r3"] { try fixture.vote(.up, by: rater, on: image) }
+        let commits = try await fixture.committer.commitAll()
+        #expect(commits.count == 1)
+        let message = try await fixture.git.run(["log", "-1", "--format=%B"])
+        #expect(message.hasPrefix("Record 3 changes: 0 images, 3 votes"))
+        for rater in ["r1", "r2", "r3"] { #expect(message.contains("Approve image \(image) by rater \(rater)")) }
+        #expect(try await fixture.committedRows().count == 3)
+    }
+
+    @Test func aCrashBetweenCommitAndLedgerRecordDoesNotCommitTwice() async throws {
+        let fixture = try await DatasetFixture()
+        defer { fixture.directory.remove() }
+        try await fixture.committer.reconcile()
+        let image = try #require(try fixture.addImages(prompt: "an ox", count: 1).first)
+        try fixture.vote(.up, by: "r1", on: image)
+        try await fixture.committer.commitAll()
+        // Undo the ledger's record of that commit, as if the process died right after `git commit`.
+        try await fixture.ledger.database.write { db in
+            try db.execute(sql: "UPDATE image SET commitSHA = NULL")
+            try db.execute(sql: "UPDATE voteEvent SET commitSHA = NULL")
+        }
+        let restarted = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), logger: Logger(label: "test"))
+        try await restarted.reconcile()
+        #expect(try await restarted.commitAll().isEmpty)
+        #expect(try await fixture.subjects().count == 2)
+        #expect(try await fixture.committedRows() == ["images/\(image).png,Approve,r1"])
+    }
+
+    @Test func aRestartedCommitterRebuildsTrainCSVFromTheLedger() async throws {
+        let fixture = try await DatasetFixture()
+        defer { fixture.directory.remove() }
+        try await fixture.committer.reconcile()
+        let image = try #require(try fixture.addImages(prompt: "an ox", count: 1).first)
+        try fixture.vote(.up, by: "r1", on: image)
+        try await fixture.committer.commitAll()
+        let restarted = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), logger: Logger(label: "test"))
+        try await restarted.reconcile()
+        try fixture.vote(.down, by: "r2", on: image)
+        try await restarted.commitAll()
+        #expect(try await fixture.committedRows() == ["images/\(image).png,Approve,r1", "images/\(image).png,Disapprove,r2"])
+    }
+}
