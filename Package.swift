@@ -57,12 +57,24 @@ let package = Package(
             ]
         ),
         .target(
+            name: "DroverSlack",
+            dependencies: [
+                "DroverCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "DroverServer",
             dependencies: [
                 "DroverCore",
                 "DroverStore",
                 "DroverDataset",
                 "DroverGenerators",
+                "DroverSlack",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -79,7 +91,11 @@ let package = Package(
         ),
         .target(
             name: "DroverTestSupport",
-            dependencies: ["DroverDataset"],
+            dependencies: [
+                "DroverDataset",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/DroverTestSupport"
         ),
         .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore"]),
@@ -93,16 +109,23 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverGeneratorsTests",
-            dependencies: ["DroverGenerators", "DroverTestSupport", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "DroverGenerators", "DroverTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Hummingbird", package: "hummingbird"),
+            ]
         ),
+        .testTarget(name: "DroverSlackTests", dependencies: ["DroverSlack", "DroverCore"]),
         .testTarget(
             name: "DroverServerTests",
             dependencies: [
                 "DroverServer",
+                "DroverSlack",
                 "DroverTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ],

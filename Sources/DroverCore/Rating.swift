@@ -10,6 +10,11 @@ public enum VoteChoice: String, Codable, Sendable, CaseIterable {
     case down
     case none
 
+    /// The choice that asks for `rating`.
+    public init(_ rating: Rating) {
+        self = rating == .approve ? .up : .down
+    }
+
     /// The rating this choice leaves active, or `nil` for a retraction.
     public var rating: Rating? {
         switch self {

@@ -53,22 +53,26 @@ public final class Committer: Service {
     public func run() async throws {
         try await reconcile()
         try await commitAll()
-        await cancelWhenGracefulShutdown {
+        // Shutdown closes the doorbell instead of cancelling this task: a git process must never
+        // be killed halfway through a commit.
+        await withGracefulShutdownHandler {
             var backoff = Duration.milliseconds(500)
-            while await self.doorbell.wait() {
-                if self.gatherWindow > .zero { try? await Task.sleep(for: self.gatherWindow) }
+            while await doorbell.wait() {
+                await doorbell.linger(for: gatherWindow)
                 do {
-                    try await self.commitAll()
+                    try await commitAll()
                     backoff = .milliseconds(500)
                 } catch {
-                    self.record(error)
-                    try? await Task.sleep(for: backoff)
+                    record(error)
+                    await doorbell.linger(for: backoff)
                     backoff = min(backoff * 2, .seconds(30))
-                    self.doorbell.ring()
+                    doorbell.ring()
                 }
             }
+        } onGracefulShutdown: { [doorbell] in
+            doorbell.close()
         }
-        // Graceful shutdown: whatever was acknowledged and applied gets committed before exit.
+        // Whatever was acknowledged and applied gets committed before exit.
         try await commitAll()
     }
 

@@ -2,13 +2,16 @@ import CZlib
 
 /// Encodes 8-bit RGB pixels as a PNG file (one IDAT chunk, zlib-compressed, filter "Sub").
 public enum PNGEncoder {
+    /// The eight bytes every PNG file starts with.
+    public static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+
     /// - Parameters:
     ///   - rgb: `width * height * 3` bytes, row by row, top to bottom.
     ///   - width: pixels per row.
     ///   - height: rows.
     public static func encode(rgb: [UInt8], width: Int, height: Int) -> [UInt8] {
         precondition(rgb.count == width * height * 3, "pixel buffer does not match the size")
-        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        var png = signature
         var header: [UInt8] = []
         header.appendBigEndian(UInt32(width))
         header.appendBigEndian(UInt32(height))

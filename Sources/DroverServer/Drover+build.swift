@@ -1,10 +1,12 @@
 import DroverCore
 import DroverDataset
 import DroverGenerators
+import DroverSlack
 import DroverStore
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// Builds the whole of `drover serve`: the ledger, the dataset, the inbox worker and committer
 /// services and the HTTP routes, wired into one application.
@@ -19,41 +21,73 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
     let generator = makeGenerator(configuration)
 
     let committerDoorbell = Doorbell()
-    let inboxDoorbell = Doorbell()
+    let votesDoorbell = Doorbell()
+    let generationsDoorbell = Doorbell()
     let committer = Committer(
         ledger: ledger, repository: repository, doorbell: committerDoorbell,
         gatherWindow: configuration.commitGatherWindow, logger: logger
     )
-    let worker = InboxWorker(
-        inbox: inbox, doorbell: inboxDoorbell,
-        handlers: [VoteHandler(ledger: ledger, committerDoorbell: committerDoorbell)],
-        logger: logger
-    )
     let generation = GenerationService(
         generator: generator, ledger: ledger, committerDoorbell: committerDoorbell,
-        modelVersion: configuration.modelVersion, timeout: .seconds(120)
+        modelVersion: configuration.modelVersion, timeout: configuration.generator.timeout,
+        limiter: GenerationLimiter(concurrency: configuration.generator.concurrency, queueLimit: configuration.generator.queueLimit)
     )
+
+    let slack = configuration.slack.map { SlackWebClient(token: $0.botToken, baseURL: $0.apiURL, logger: logger) }
+    let recorder = VoteRecorder(
+        ledger: ledger, committerDoorbell: committerDoorbell,
+        tallies: slack.map { TallyUpdater(ledger: ledger, slack: $0, logger: logger) }
+    )
+    var voteHandlers: [any InboxHandler] = [VoteHandler(recorder: recorder)]
+    var generationHandlers: [any InboxHandler] = []
+    if let slack {
+        voteHandlers += [
+            ReactionHandler(recorder: recorder, pseudonymizer: pseudonymizer),
+            ButtonHandler(recorder: recorder, pseudonymizer: pseudonymizer),
+        ]
+        generationHandlers.append(SlashCommandHandler(
+            generation: generation, ledger: ledger, slack: slack, pseudonymizer: pseudonymizer, logger: logger
+        ))
+    }
+    // Votes and generations have a worker each, so that a vote never waits behind a generation.
+    let voteWorker = InboxWorker(inbox: inbox, doorbell: votesDoorbell, handlers: voteHandlers, drainsOnShutdown: true, logger: logger)
+    var services: [any Service] = [committer, voteWorker]
+    if !generationHandlers.isEmpty {
+        services.append(InboxWorker(
+            inbox: inbox, doorbell: generationsDoorbell, handlers: generationHandlers, drainsOnShutdown: false, logger: logger
+        ))
+    }
 
     let router = Router(context: DroverRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: ErrorMessageMiddleware())
     DashboardController().addRoutes(to: router)
-    HealthController(inbox: inbox, committer: committer, generator: generator).addRoutes(to: router)
+    HealthController(inbox: inbox, committer: committer, generation: generation).addRoutes(to: router)
     APIController(
-        ledger: ledger, inbox: inbox, inboxDoorbell: inboxDoorbell, generation: generation, pseudonymizer: pseudonymizer,
+        ledger: ledger, inbox: inbox, inboxDoorbell: votesDoorbell, generation: generation, pseudonymizer: pseudonymizer,
         dataset: DatasetHistory(directory: configuration.datasetDirectory)
     ).addRoutes(to: router)
+    if let settings = configuration.slack {
+        SlackController(settings: settings, inbox: inbox, votesDoorbell: votesDoorbell, generationsDoorbell: generationsDoorbell)
+            .addRoutes(to: router)
+    }
 
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Drover"),
-        services: [committer, worker],
+        services: services,
         logger: logger
     )
 }
 
 func makeGenerator(_ configuration: DroverConfiguration) -> any ImageGenerator {
-    switch configuration.generator {
-    case .procedural: ProceduralGenerator()
+    let settings = configuration.generator
+    return switch settings.backend {
+    case .procedural:
+        ProceduralGenerator()
+    case .openai(let endpoint):
+        OpenAIImagesGenerator(url: endpoint.url, model: endpoint.model, apiKey: endpoint.apiKey, timeout: settings.timeout)
+    case .automatic1111(let endpoint):
+        Automatic1111Generator(url: endpoint.url, model: endpoint.model, apiKey: endpoint.apiKey, timeout: settings.timeout)
     }
 }

@@ -4,21 +4,19 @@ import Foundation
 /// Drover's settings, read from the environment (names and defaults are a contract, see DESIGN.md),
 /// optionally under a `KEY=VALUE` file whose keys the environment overrides.
 public struct DroverConfiguration: Sendable {
-    /// Which image generator backs `/ox` and the web page.
-    public enum GeneratorKind: String, Sendable, CaseIterable {
-        case procedural
-    }
-
     public var dataDirectory: String
     public var host: String
     public var port: Int
-    public var generator: GeneratorKind
+    /// The image generator and its limits (`DROVER_GENERATOR*`).
+    public var generator: GeneratorSettings
     public var modelVersion: String
     /// The rater-pseudonym key from `DROVER_RATER_SALT`; `nil` means the one kept in the data dir.
     public var raterSalt: String?
     public var raterScheme: RaterPseudonymizer.Scheme
     /// How long the committer waits after a change so that changes arriving together share a commit.
     public var commitGatherWindow: Duration
+    /// Slack over HTTP, when both `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET` are set.
+    public var slack: SlackSettings?
 
     /// The ledger file.
     public var ledgerPath: String { dataDirectory + "/drover.sqlite" }
@@ -41,12 +39,7 @@ public struct DroverConfiguration: Sendable {
             throw ConfigurationError("DROVER_PORT must be a port number, not \"\(portText)\"")
         }
         self.port = port
-        let generatorText = value("DROVER_GENERATOR") ?? "procedural"
-        guard let generator = GeneratorKind(rawValue: generatorText) else {
-            let known = GeneratorKind.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ConfigurationError("DROVER_GENERATOR \"\(generatorText)\" is not one this build has (\(known))")
-        }
-        self.generator = generator
+        generator = try GeneratorSettings(value)
         modelVersion = value("DROVER_MODEL_VERSION") ?? "0-1"
         raterSalt = value("DROVER_RATER_SALT")
         let schemeText = value("DROVER_RATER_HASH") ?? RaterPseudonymizer.Scheme.hmacSHA256.rawValue
@@ -59,6 +52,7 @@ public struct DroverConfiguration: Sendable {
             throw ConfigurationError("DROVER_COMMIT_WINDOW_MS must be a whole number of milliseconds")
         }
         commitGatherWindow = .milliseconds(window)
+        slack = try SlackSettings(value)
     }
 
     /// `KEY=VALUE` lines; blank lines and `#` comments are skipped, values may be quoted.

@@ -2,8 +2,12 @@ import DroverCore
 import DroverGenerators
 import DroverStore
 import Foundation
+import Synchronization
 
 /// Makes images for a request and records them: generator → ledger → committer.
+///
+/// Generation is bounded: a request waits at most `timeout` for a turn and its images together,
+/// and the ``GenerationLimiter`` refuses requests past its concurrency and queue limits.
 public struct GenerationService: Sendable {
     /// A finished generation: its id and its images' ids, in order.
     public struct Result: Sendable {
@@ -11,20 +15,43 @@ public struct GenerationService: Sendable {
         public var imageIDs: [ImageID]
     }
 
+    /// What `/healthz` says about the generator.
+    public struct State: Sendable {
+        public var backend: String
+        public var model: String
+        public var inFlight: Int
+        public var queued: Int
+        /// Why the last generation failed, until one succeeds.
+        public var lastError: String?
+        /// Whether the last generation, if any, succeeded. A busy refusal is not a failure.
+        public var ok: Bool { lastError == nil }
+    }
+
     let generator: any ImageGenerator
     let ledger: Ledger
     let committerDoorbell: Doorbell
     let modelVersion: String
     let timeout: Duration
+    let limiter: GenerationLimiter
+    let lastFailure = LastFailure()
+
+    /// The generator's backend, model, load and last failure.
+    public var state: State {
+        let load = limiter.load
+        return State(
+            backend: generator.backend, model: generator.model, inFlight: load.inFlight, queued: load.queued,
+            lastError: lastFailure.message
+        )
+    }
 
     /// Generates, stores and queues for commit.
-    /// - Parameter requestedBy: the requester's pseudonym, or `web`.
-    /// - Throws: ``GeneratorError`` when the generator fails or takes longer than the timeout.
-    public func generate(_ request: GenerationRequest, requestedBy: String) async throws -> Result {
-        let images = try await withTimeout(timeout) { try await generator.generate(request) }
-        guard images.count == request.count else {
-            throw GeneratorError("the generator returned \(images.count) images for \(request.count) asked")
-        }
+    /// - Parameters:
+    ///   - requestedBy: the requester's pseudonym, or `web`.
+    ///   - postedTo: where the images will be shown (`web`, `slack:<team>/<channel>`), for provenance.
+    /// - Throws: ``GenerationError`` when the generator is busy, fails or takes longer than the
+    ///   timeout; the ledger's error when the images cannot be recorded.
+    public func generate(_ request: GenerationRequest, requestedBy: String, postedTo: String) async throws -> Result {
+        let images = try await makeImages(request)
         let now = Date()
         let generation = GenerationRecord(
             id: UUID().uuidString.lowercased(), prompt: request.prompt, negativePrompt: request.negativePrompt,
@@ -36,22 +63,52 @@ public struct GenerationService: Sendable {
         let records = images.enumerated().map { position, image in
             ImageRecord(
                 id: ImageID(pngBytes: image.png), generationID: generation.id, position: position, seed: image.seed,
-                png: Data(image.png), postedTo: nil, createdAt: now
+                png: Data(image.png), postedTo: postedTo, createdAt: now
             )
         }
         let ids = try ledger.record(generation, images: records)
         committerDoorbell.ring()
         return Result(generationID: generation.id, imageIDs: ids)
     }
+
+    /// Asks the generator in turn, within the timeout, and remembers how it went.
+    private func makeImages(_ request: GenerationRequest) async throws(GenerationError) -> [GeneratedImage] {
+        do {
+            let images = try await withTimeout(timeout) { [limiter, generator] in
+                try await limiter.run { try await generator.generate(request) }
+            }
+            guard images.count == request.count else {
+                throw GeneratorError("the generator returned \(images.count) images for \(request.count) asked")
+            }
+            lastFailure.message = nil
+            return images
+        } catch GenerationError.busy(let inFlight, let queued) {
+            throw .busy(inFlight: inFlight, queued: queued)
+        } catch {
+            let failure = error as? GenerationError ?? .generatorFailed("\(error)")
+            lastFailure.message = failure.description
+            throw failure
+        }
+    }
 }
 
-/// Runs `operation`, giving up with a ``GeneratorError`` after `limit`.
+/// The message of the last failed generation; a success clears it.
+final class LastFailure: Sendable {
+    private let storage = Mutex<String?>(nil)
+
+    var message: String? {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
+}
+
+/// Runs `operation`, giving up with ``GenerationError/timedOut(after:)`` after `limit`.
 func withTimeout<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await operation() }
         group.addTask {
             try await Task.sleep(for: limit)
-            throw GeneratorError("generation took longer than \(limit)")
+            throw GenerationError.timedOut(after: limit)
         }
         defer { group.cancelAll() }
         return try await group.next()!

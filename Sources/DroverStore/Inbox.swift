@@ -60,15 +60,18 @@ public struct Inbox: Sendable {
         }
     }
 
-    /// Takes the oldest item that is pending, or whose lease ran out, and leases it.
-    public func claimNext(leaseDuration: Duration, at now: Date = Date()) throws -> InboxItem? {
+    /// Takes the oldest item of one of `kinds` (any kind if `nil`) that is pending, or whose
+    /// lease ran out, and leases it.
+    public func claimNext(kinds: Set<String>? = nil, leaseDuration: Duration, at now: Date = Date()) throws -> InboxItem? {
         try database.write { db in
-            let open = try InboxItem
+            var open = InboxItem
                 .filter(Column("state") == InboxItem.State.pending
                     || (Column("state") == InboxItem.State.running && Column("leaseExpiresAt") < now))
+            if let kinds { open = open.filter(kinds.contains(Column("kind"))) }
+            let next = try open
                 .order(Column("id"))
                 .fetchOne(db)
-            guard var item = open else { return nil }
+            guard var item = next else { return nil }
             item.state = .running
             item.attempts += 1
             item.leaseExpiresAt = now.addingTimeInterval(leaseDuration.seconds)
@@ -97,13 +100,15 @@ public struct Inbox: Sendable {
         }
     }
 
-    /// Puts every running item back to pending: at start, whatever was running was interrupted.
+    /// Puts every running item of `kinds` back to pending: at start, whatever was running was
+    /// interrupted.
     /// - Returns: how many items were taken back.
     @discardableResult
-    public func releaseInterrupted() throws -> Int {
+    public func releaseInterrupted(kinds: Set<String>) throws -> Int {
         try database.write { db in
-            try db.execute(sql: "UPDATE inboxItem SET state = 'pending', leaseExpiresAt = NULL WHERE state = 'running'")
-            return db.changesCount
+            try InboxItem
+                .filter(Column("state") == InboxItem.State.running && kinds.contains(Column("kind")))
+                .updateAll(db, Column("state").set(to: InboxItem.State.pending), Column("leaseExpiresAt").set(to: nil))
         }
     }
 

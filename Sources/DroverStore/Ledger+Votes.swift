@@ -11,13 +11,17 @@ public struct VoteCommand: Codable, Sendable, Equatable {
     /// Where it came from: `web`, `slack-reaction`, `slack-button`, ….
     public var source: String
     public var occurredAt: Date
+    /// Apply only if the rater's current rating is this one (removing a 👍 reaction retracts a
+    /// 👍, never the 👎 that replaced it); `nil` applies unconditionally.
+    public var onlyIfCurrent: Rating?
 
-    public init(imageID: ImageID, rater: String, choice: VoteChoice, source: String, occurredAt: Date) {
+    public init(imageID: ImageID, rater: String, choice: VoteChoice, source: String, occurredAt: Date, onlyIfCurrent: Rating? = nil) {
         self.imageID = imageID
         self.rater = rater
         self.choice = choice
         self.source = source
         self.occurredAt = occurredAt
+        self.onlyIfCurrent = onlyIfCurrent
     }
 }
 
@@ -41,6 +45,7 @@ extension Ledger {
     public static func apply(_ command: VoteCommand, in db: Database) throws -> VoteEventRecord? {
         guard try ImageRecord.exists(db, key: command.imageID) else { throw LedgerError.unknownImage(command.imageID) }
         let current = try VoteRecord.fetchOne(db, key: ["imageID": command.imageID.rawValue, "rater": command.rater])
+        if let required = command.onlyIfCurrent, current?.rating != required { return nil }
         let newRating = command.choice.rating
         guard current?.rating != newRating else { return nil }
         var event = VoteEventRecord(
@@ -55,6 +60,20 @@ extension Ledger {
             _ = try current?.delete(db)
         }
         return event
+    }
+
+    /// A rater's active rating of an image, inside `db`'s transaction.
+    public static func currentRating(of imageID: ImageID, by rater: String, in db: Database) throws -> Rating? {
+        try VoteRecord.fetchOne(db, key: ["imageID": imageID.rawValue, "rater": rater])?.rating
+    }
+
+    /// An image's active 👍 and 👎 counts.
+    public func tallies(of imageID: ImageID) throws -> (approvals: Int, disapprovals: Int) {
+        try database.read { db in
+            let approvals = try VoteRecord.filter(Column("imageID") == imageID && Column("rating") == Rating.approve).fetchCount(db)
+            let disapprovals = try VoteRecord.filter(Column("imageID") == imageID && Column("rating") == Rating.disapprove).fetchCount(db)
+            return (approvals, disapprovals)
+        }
     }
 
     /// The active ratings of an image, by rater.

@@ -69,6 +69,17 @@ enum LedgerSchema {
                 t.primaryKey(["imageID", "rater"])
             }
         }
+        migrator.registerMigration("v2: slack messages") { db in
+            try db.create(table: "slackMessage") { t in
+                t.column("channel", .text).notNull()
+                t.column("ts", .text).notNull()
+                t.primaryKey(["channel", "ts"])
+                t.column("imageID", .text).notNull().indexed().references("image")
+                t.column("teamID", .text).notNull()
+                t.column("fileID", .text).notNull()
+                t.column("postedAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -68,10 +68,11 @@ struct APIController {
         }
         let result: GenerationService.Result
         do {
-            result = try await generation.generate(generationRequest, requestedBy: "web")
+            result = try await generation.generate(generationRequest, requestedBy: "web", postedTo: "web")
         } catch {
-            context.logger.error("generation failed", metadata: ["error": "\(error)"])
-            throw HTTPError(.badGateway, message: "the image generator failed: \(error)")
+            // A GenerationError answers 503 (busy), 504 (timed out) or 502 (the backend failed) itself.
+            context.logger.warning("generation failed", metadata: ["error": "\(error)"])
+            throw error
         }
         let images = result.imageIDs.map { GenerationResponse.Image(id: $0.rawValue, url: "/images/\($0).png") }
         return EditedResponse(status: .created, response: GenerationResponse(generationID: result.generationID, images: images))

@@ -1,5 +1,4 @@
 import DroverDataset
-import DroverGenerators
 import DroverStore
 import Hummingbird
 
@@ -7,7 +6,7 @@ import Hummingbird
 struct HealthController {
     let inbox: Inbox
     let committer: Committer
-    let generator: any ImageGenerator
+    let generation: GenerationService
 
     struct Health: ResponseEncodable {
         struct Ledger: Encodable {
@@ -33,6 +32,14 @@ struct HealthController {
             var ok: Bool
             var backend: String
             var model: String
+            var inFlight: Int
+            var queued: Int
+            var lastError: String?
+            enum CodingKeys: String, CodingKey {
+                case ok, backend, model, queued
+                case inFlight = "in_flight"
+                case lastError = "last_error"
+            }
         }
         var status: String
         var ledger: Ledger
@@ -53,11 +60,17 @@ struct HealthController {
         }
         let status = committer.status
         let dataset = Health.Dataset(ok: status.lastError == nil, lastCommit: status.lastCommit, commits: status.commits, error: status.lastError)
-        let generator = Health.Generator(ok: true, backend: generator.backend, model: generator.model)
-        let healthy = ledger.ok && dataset.ok && generator.ok
+        let state = generation.state
+        let generator = Health.Generator(
+            ok: state.ok, backend: state.backend, model: state.model, inFlight: state.inFlight, queued: state.queued,
+            lastError: state.lastError
+        )
+        // A failing generator degrades Drover but does not make it unready: votes and the page still
+        // work, and the next generation that succeeds clears the failure.
+        let ready = ledger.ok && dataset.ok
         return EditedResponse(
-            status: healthy ? .ok : .serviceUnavailable,
-            response: Health(status: healthy ? "ok" : "degraded", ledger: ledger, dataset: dataset, generator: generator)
+            status: ready ? .ok : .serviceUnavailable,
+            response: Health(status: ready && generator.ok ? "ok" : "degraded", ledger: ledger, dataset: dataset, generator: generator)
         )
     }
 }

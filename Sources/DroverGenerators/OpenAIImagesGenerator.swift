@@ -1,0 +1,73 @@
+import DroverCore
+
+/// A generator behind the OpenAI Images API: `POST /v1/images/generations`, with the extension
+/// fields `seed`, `num_inference_steps`, `guidance_scale` and `negative_prompt` that
+/// Stable Diffusion servers (the bundled worker among them) understand.
+///
+/// What the backend reports (each image's seed, the model, steps, guidance scale and size) is what
+/// the images record; a seed the backend does not report is recorded as unknown.
+public struct OpenAIImagesGenerator: ImageGenerator {
+    public let backend = "openai"
+    /// The configured model name, or `default` when the backend chooses.
+    public let model: String
+    private let configuredModel: String?
+    private let connection: BackendConnection
+
+    /// - Parameters:
+    ///   - url: the server's base address; requests go to `<url>/v1/images/generations`.
+    ///   - model: the `model` field of each request; `nil` leaves it out.
+    ///   - apiKey: sent as a bearer token, if given; never logged or put in an error.
+    ///   - timeout: how long one request may take.
+    public init(url: String, model: String?, apiKey: String?, timeout: Duration) {
+        configuredModel = model
+        self.model = model ?? "default"
+        connection = BackendConnection(baseURL: url, apiKey: apiKey, timeout: timeout)
+    }
+
+    public func generate(_ request: GenerationRequest) async throws -> [GeneratedImage] {
+        let body = RequestBody(
+            model: configuredModel, prompt: request.prompt, n: request.count, size: "\(request.width)x\(request.height)",
+            seed: request.seed, numInferenceSteps: request.steps, guidanceScale: request.guidanceScale,
+            negativePrompt: request.negativePrompt
+        )
+        let answer: Answer = try await connection.post(
+            "/v1/images/generations", body, answerLimit: BackendConnection.answerLimit(for: request)
+        )
+        let pngs = try Base64PNG.decode(answer.data.map(\.b64Json), expected: request.count)
+        return zip(pngs, answer.data).map { png, item in
+            GeneratedImage(
+                png: png, seed: item.seed.flatMap(UInt32.init(exactly:)),
+                steps: answer.numInferenceSteps ?? request.steps, guidanceScale: answer.guidanceScale ?? request.guidanceScale,
+                width: answer.width ?? request.width, height: answer.height ?? request.height,
+                model: answer.model ?? model
+            )
+        }
+    }
+
+    /// The request's JSON body; `nil` fields are left out.
+    struct RequestBody: Encodable {
+        var model: String?
+        var prompt: String
+        var n: Int
+        var size: String
+        var responseFormat = "b64_json"
+        var seed: UInt32?
+        var numInferenceSteps: Int?
+        var guidanceScale: Double?
+        var negativePrompt: String?
+    }
+
+    /// The answer: the images, and the settings that made them where the backend reports them.
+    struct Answer: Decodable {
+        struct Item: Decodable {
+            var b64Json: String?
+            var seed: Int64?
+        }
+        var data: [Item]
+        var model: String?
+        var numInferenceSteps: Int?
+        var guidanceScale: Double?
+        var width: Int?
+        var height: Int?
+    }
+}

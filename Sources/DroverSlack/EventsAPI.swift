@@ -1,0 +1,86 @@
+import DroverCore
+
+/// The outer object of an Events API request. Only what Drover reads is decoded; everything
+/// else Slack sends is ignored, so new fields never break decoding.
+public struct EventEnvelope: Decodable, Sendable {
+    /// `url_verification`, `event_callback`, `app_rate_limited`, ….
+    public var type: String
+    public var challenge: String?
+    public var teamID: String?
+    public var eventID: String?
+    public var event: Event?
+    public var authorizations: [Authorization]?
+
+    /// An installation the event is delivered for; for a bot, `userID` is the bot's own user.
+    public struct Authorization: Decodable, Sendable {
+        public var userID: String?
+        public var isBot: Bool?
+        enum CodingKeys: String, CodingKey {
+            case userID = "user_id"
+            case isBot = "is_bot"
+        }
+    }
+
+    /// The inner event, with the fields of the kinds Drover handles.
+    public struct Event: Decodable, Sendable {
+        public var type: String
+        public var user: String?
+        public var reaction: String?
+        public var itemUser: String?
+        public var item: Item?
+        public var eventTS: String?
+
+        /// What a reaction was added to.
+        public struct Item: Decodable, Sendable {
+            public var type: String
+            public var channel: String?
+            public var ts: String?
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case type, user, reaction, item
+            case itemUser = "item_user"
+            case eventTS = "event_ts"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, challenge, event, authorizations
+        case teamID = "team_id"
+        case eventID = "event_id"
+    }
+
+    /// The app's own bot user, from the delivery's authorizations.
+    public var botUserID: String? {
+        authorizations?.first(where: { $0.isBot == true })?.userID ?? authorizations?.first?.userID
+    }
+}
+
+/// A 👍 / 👎 reaction added to or removed from a message, as the inbox stores it.
+public struct ReactionChange: Codable, Sendable, Equatable {
+    public var added: Bool
+    public var teamID: String
+    public var user: String
+    public var rating: Rating
+    public var channel: String
+    public var messageTS: String
+    public var eventTS: String?
+
+    /// The reaction change an event describes, if it is a vote that may count: a 👍 / 👎 on a
+    /// message, by someone other than the app's bot. Anything else gives `nil`.
+    public init?(envelope: EventEnvelope) {
+        guard let event = envelope.event, event.type == "reaction_added" || event.type == "reaction_removed",
+            let reaction = event.reaction, let rating = ReactionVote.rating(for: reaction),
+            let item = event.item, item.type == "message", let channel = item.channel, let ts = item.ts,
+            let user = event.user, let teamID = envelope.teamID
+        else { return nil }
+        if let bot = envelope.botUserID, bot == user { return nil }
+        self.added = event.type == "reaction_added"
+        self.teamID = teamID
+        self.user = user
+        self.rating = rating
+        self.channel = channel
+        self.messageTS = ts
+        self.eventTS = event.eventTS
+    }
+}

@@ -1,0 +1,175 @@
+import AsyncHTTPClient
+import DroverCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The live ``SlackWebAPI``: form-encoded POSTs with the bot token, `ok` checked on every
+/// answer, HTTP 429 waited out for `Retry-After` seconds, 5xx and transport errors retried with
+/// exponential backoff and jitter — all bounded by a deadline per call.
+public struct SlackWebClient: SlackWebAPI {
+    /// How long one logical call (with its retries) may take.
+    public var deadline: Duration = .seconds(30)
+    /// How long a post may keep retrying `invalid_blocks` after an upload.
+    public var invalidBlocksDeadline: Duration = .seconds(10)
+
+    private let token: String
+    private let baseURL: String
+    private let httpClient: HTTPClient
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - token: the bot token (`xoxb-…`); never logged.
+    ///   - baseURL: the Web API base, `https://slack.com/api/` unless `SLACK_API_URL` says otherwise.
+    public init(token: String, baseURL: String, httpClient: HTTPClient = .shared, logger: Logger) {
+        self.token = token
+        self.baseURL = baseURL.hasSuffix("/") ? baseURL : baseURL + "/"
+        self.httpClient = httpClient
+        self.logger = logger
+    }
+
+    public func uploadFile(_ bytes: [UInt8], filename: String, title: String, altText: String) async throws -> String {
+        let ticket = try await call("files.getUploadURLExternal", [
+            ("filename", filename), ("length", "\(bytes.count)"), ("alt_txt", String(altText.prefix(1_000))),
+        ])
+        guard let uploadURL = ticket["upload_url"] as? String, let fileID = ticket["file_id"] as? String else {
+            throw SlackAPIError(method: "files.getUploadURLExternal", error: "no upload_url or file_id in the answer")
+        }
+        try await withRetries(method: "file upload") {
+            var request = HTTPClientRequest(url: uploadURL)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/octet-stream")
+            request.body = .bytes(ByteBuffer(bytes: bytes))
+            let response = try await httpClient.execute(request, timeout: .seconds(30))
+            _ = try await response.body.collect(upTo: 64 << 10)
+            return response.status.code == 200 ? .done(()) : .retryable(status: response.status, retryAfter: nil)
+        }
+        let files = String(decoding: try JSONSerialization.data(withJSONObject: [["id": fileID, "title": title]]), as: UTF8.self)
+        try await call("files.completeUploadExternal", [("files", files)])
+        return fileID
+    }
+
+    public func postMessage(channel: String, text: String, blocksJSON: String) async throws -> SlackMessageRef {
+        let started = ContinuousClock.now
+        var delay = Duration.milliseconds(300)
+        while true {
+            do {
+                let answer = try await call("chat.postMessage", [
+                    ("channel", channel), ("text", text), ("blocks", blocksJSON), ("unfurl_links", "false"),
+                ])
+                guard let channel = answer["channel"] as? String, let ts = answer["ts"] as? String else {
+                    throw SlackAPIError(method: "chat.postMessage", error: "no channel or ts in the answer")
+                }
+                return SlackMessageRef(channel: channel, ts: ts)
+            } catch let error as SlackAPIError where error.error == "invalid_blocks" && ContinuousClock.now - started < invalidBlocksDeadline {
+                // A file uploaded a moment ago is not always usable in blocks yet.
+                logger.debug("image not ready for a post yet; retrying", metadata: ["delay": "\(delay)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+    }
+
+    public func updateMessage(_ message: SlackMessageRef, text: String, blocksJSON: String) async throws {
+        try await call("chat.update", [("channel", message.channel), ("ts", message.ts), ("text", text), ("blocks", blocksJSON)])
+    }
+
+    public func respond(to responseURL: String, text: String, inChannel: Bool) async throws {
+        let body = try JSONSerialization.data(withJSONObject: [
+            "response_type": inChannel ? "in_channel" : "ephemeral", "text": text, "replace_original": false,
+        ])
+        try await withRetries(method: "response_url") {
+            var request = HTTPClientRequest(url: responseURL)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response = try await httpClient.execute(request, timeout: .seconds(10))
+            _ = try await response.body.collect(upTo: 64 << 10)
+            return response.status.code == 200 ? .done(()) : .retryable(status: response.status, retryAfter: response.retryAfter)
+        }
+    }
+
+    // MARK: - Calls
+
+    /// Calls a Web API method and returns its JSON answer once `ok` is true.
+    @discardableResult
+    func call(_ method: String, _ fields: [(String, String)]) async throws -> [String: Any] {
+        let body = FormBody.encode(fields)
+        let answer: SendableJSON = try await withRetries(method: method) {
+            var request = HTTPClientRequest(url: baseURL + method)
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await httpClient.execute(request, timeout: .seconds(20))
+            let bytes = try await response.body.collect(upTo: 4 << 20)
+            guard response.status == .ok else { return .retryable(status: response.status, retryAfter: response.retryAfter) }
+            guard let json = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any] else {
+                throw SlackAPIError(method: method, error: "the answer is not a JSON object")
+            }
+            return .done(SendableJSON(value: json))
+        }
+        guard answer.value["ok"] as? Bool == true else {
+            throw SlackAPIError(method: method, error: answer.value["error"] as? String ?? "ok is not true")
+        }
+        return answer.value
+    }
+
+    /// What one attempt of a call came to.
+    enum Attempt<T: Sendable>: Sendable {
+        case done(T)
+        case retryable(status: HTTPResponseStatus, retryAfter: Duration?)
+    }
+
+    /// Runs `attempt` until it is done, waiting `Retry-After` on 429 and backing off with jitter
+    /// on 5xx and transport errors, until ``deadline``; other statuses fail at once.
+    func withRetries<T: Sendable>(method: String, _ attempt: @Sendable () async throws -> Attempt<T>) async throws -> T {
+        let started = ContinuousClock.now
+        var backoff = Duration.milliseconds(250)
+        while true {
+            let wait: Duration
+            do {
+                switch try await attempt() {
+                case .done(let value):
+                    return value
+                case .retryable(let status, let retryAfter) where status == .tooManyRequests:
+                    wait = retryAfter ?? .seconds(1)
+                    logger.notice("Slack rate limit; waiting", metadata: ["method": "\(method)", "retry_after_s": "\(wait.components.seconds)"])
+                case .retryable(let status, _) where status.code >= 500:
+                    wait = backoff.jittered()
+                    backoff = min(backoff * 2, .seconds(8))
+                case .retryable(let status, _):
+                    throw SlackAPIError(method: method, error: "HTTP \(status.code)")
+                }
+            } catch let error as HTTPClientError {
+                wait = backoff.jittered()
+                backoff = min(backoff * 2, .seconds(8))
+                logger.notice("Slack call failed; retrying", metadata: ["method": "\(method)", "error": "\(error)"])
+            }
+            guard ContinuousClock.now - started + wait < deadline else {
+                throw SlackAPIError(method: method, error: "gave up after \(deadline) of retries")
+            }
+            try await Task.sleep(for: wait)
+        }
+    }
+}
+
+/// A JSON object handed across a retry loop (the values are plain JSON types).
+struct SendableJSON: @unchecked Sendable {
+    var value: [String: Any]
+}
+
+extension HTTPClientResponse {
+    /// `Retry-After` in seconds, if given.
+    var retryAfter: Duration? {
+        headers.first(name: "Retry-After").flatMap(Int.init).map { .seconds(max(0, min($0, 120))) }
+    }
+}
+
+extension Duration {
+    /// The duration scaled by a random factor in [0.5, 1.5).
+    func jittered() -> Duration {
+        self * Double.random(in: 0.5..<1.5)
+    }
+}

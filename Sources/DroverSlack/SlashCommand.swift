@@ -1,0 +1,102 @@
+import DroverCore
+
+/// A slash command invocation, from the form fields Slack POSTs.
+public struct SlashCommand: Codable, Sendable, Equatable {
+    public var teamID: String
+    public var channelID: String
+    public var userID: String
+    public var command: String
+    public var text: String
+    public var responseURL: String
+    public var triggerID: String
+
+    /// Reads the fields Drover needs; `nil` if one is missing.
+    public init?(form: [String: String]) {
+        guard let teamID = form["team_id"], let channelID = form["channel_id"], let userID = form["user_id"],
+            let command = form["command"], let responseURL = form["response_url"], let triggerID = form["trigger_id"]
+        else { return nil }
+        self.teamID = teamID
+        self.channelID = channelID
+        self.userID = userID
+        self.command = command
+        self.text = form["text"] ?? ""
+        self.responseURL = responseURL
+        self.triggerID = triggerID
+    }
+}
+
+/// What the text after `/ox` asks for.
+///
+/// Syntax: `/ox [--n N] [--seed S] [--negative "<words>"] <prompt>`, or `/ox help`.
+/// Options come first; everything after them is the prompt.
+public enum OxCommand: Equatable, Sendable {
+    case help
+    case generate(GenerationRequest)
+
+    /// The usage text shown for `help` and after a mistake.
+    public static func usage(command: String) -> String {
+        """
+        *\(command) <prompt>* generates an image and posts it here for 👍 / 👎 votes.
+        Options, before the prompt: `--n 1…\(GenerationRequest.maxImages)` images (default 1), `--seed <number>` \
+        for a reproducible picture, `--negative "<words>"` to steer away from something.
+        Example: `\(command) --n 4 --seed 42 a fluffy ox eating almonds`
+        Vote with 👍 / 👎 reactions or the buttons; every vote is a commit in the dataset.
+        """
+    }
+
+    /// Parses the command's text.
+    /// - Throws: ``OxCommandError`` with a message for the user.
+    public static func parse(_ text: String) throws(OxCommandError) -> OxCommand {
+        var words = Substring(text.trimmingWhitespace())
+        if words.isEmpty || words.lowercased() == "help" { return .help }
+        var count = 1
+        var seed: UInt32?
+        var negative: String?
+        while words.hasPrefix("--") {
+            let option = nextWord(&words)
+            switch option {
+            case "--n":
+                guard let value = Int(nextWord(&words)), (1...GenerationRequest.maxImages).contains(value) else {
+                    throw OxCommandError("--n takes a number from 1 to \(GenerationRequest.maxImages)")
+                }
+                count = value
+            case "--seed":
+                guard let value = UInt32(nextWord(&words)) else { throw OxCommandError("--seed takes a whole number from 0 to 4294967295") }
+                seed = value
+            case "--negative":
+                negative = nextWord(&words, allowQuotes: true)
+            default:
+                throw OxCommandError("unknown option \(option)")
+            }
+        }
+        do {
+            return .generate(try GenerationRequest(prompt: String(words), negativePrompt: negative, count: count, seed: seed))
+        } catch {
+            throw OxCommandError(error.description)
+        }
+    }
+
+    /// Removes and returns the next word (or "quoted phrase", when allowed).
+    private static func nextWord(_ words: inout Substring, allowQuotes: Bool = false) -> String {
+        words = words.drop(while: \.isWhitespace)
+        let quote = words.first.flatMap { ["\"", "“"].contains($0) ? $0 : nil }
+        if allowQuotes, quote != nil {
+            let body = words.dropFirst()
+            let end = body.firstIndex(where: { $0 == "\"" || $0 == "”" }) ?? body.endIndex
+            let word = String(body[..<end])
+            words = end < body.endIndex ? body[body.index(after: end)...] : body[end...]
+            words = words.drop(while: \.isWhitespace)
+            return word
+        }
+        let end = words.firstIndex(where: \.isWhitespace) ?? words.endIndex
+        let word = String(words[..<end])
+        words = words[end...].drop(while: \.isWhitespace)
+        return word
+    }
+}
+
+/// A mistake in the command's text; the message is shown to the user.
+public struct OxCommandError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
