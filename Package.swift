@@ -86,6 +86,7 @@ let package = Package(
             name: "drover",
             dependencies: [
                 "DroverServer",
+                "DroverSlack",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -10,7 +10,7 @@ struct Drover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drover",
         abstract: "Turns 👍 / 👎 on generated images into a versioned training dataset.",
-        subcommands: [Serve.self, Log.self, Export.self]
+        subcommands: [Serve.self, Log.self, Export.self, SlackCommand.self]
     )
 }
 
