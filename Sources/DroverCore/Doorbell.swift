@@ -16,16 +16,16 @@ public final class Doorbell: Sendable {
         continuation.yield()
     }
 
-    /// Waits for a ring; returns `false` once the doorbell is closed.
+    /// Waits for a ring; returns `false` once the doorbell is closed or the task is cancelled.
     public func wait() async -> Bool {
         var iterator = stream.makeAsyncIterator()
-        return await iterator.next() != nil && !isClosed
+        return await iterator.next() != nil && !isClosed && !Task.isCancelled
     }
 
-    /// Waits until `duration` has passed or the doorbell is closed, whichever comes first.
+    /// Waits until `duration` has passed, the doorbell is closed or the task is cancelled.
     public func linger(for duration: Duration) async {
         let deadline = ContinuousClock.now + duration
-        while !isClosed, ContinuousClock.now < deadline {
+        while !isClosed, !Task.isCancelled, ContinuousClock.now < deadline {
             try? await Task.sleep(for: min(.milliseconds(50), deadline - ContinuousClock.now))
         }
     }

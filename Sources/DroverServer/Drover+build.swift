@@ -21,11 +21,12 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
     let generator = makeGenerator(configuration)
 
     let committerDoorbell = Doorbell()
+    let pusher = configuration.datasetRemote.map { DatasetPusher(directory: configuration.datasetDirectory, remote: $0, logger: logger) }
     let votesDoorbell = Doorbell()
     let generationsDoorbell = Doorbell()
     let committer = Committer(
         ledger: ledger, repository: repository, doorbell: committerDoorbell,
-        gatherWindow: configuration.commitGatherWindow, logger: logger
+        gatherWindow: configuration.commitGatherWindow, afterCommit: pusher?.doorbell, logger: logger
     )
     let generation = GenerationService(
         generator: generator, ledger: ledger, committerDoorbell: committerDoorbell,
@@ -45,13 +46,17 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
             ReactionHandler(recorder: recorder, pseudonymizer: pseudonymizer),
             ButtonHandler(recorder: recorder, pseudonymizer: pseudonymizer),
         ]
-        generationHandlers.append(SlashCommandHandler(
-            generation: generation, ledger: ledger, slack: slack, pseudonymizer: pseudonymizer, logger: logger
-        ))
+        generationHandlers += [
+            SlashCommandHandler(generation: generation, ledger: ledger, slack: slack, pseudonymizer: pseudonymizer, logger: logger),
+            SharedFileHandler(
+                ledger: ledger, slack: slack, committerDoorbell: committerDoorbell, pseudonymizer: pseudonymizer,
+                modelVersion: configuration.modelVersion, logger: logger
+            ),
+        ]
     }
     // Votes and generations have a worker each, so that a vote never waits behind a generation.
     let voteWorker = InboxWorker(inbox: inbox, doorbell: votesDoorbell, handlers: voteHandlers, drainsOnShutdown: true, logger: logger)
-    var services: [any Service] = [committer, voteWorker]
+    var services: [any Service] = [committer, voteWorker] + (pusher.map { [$0] } ?? [])
     if !generationHandlers.isEmpty {
         services.append(InboxWorker(
             inbox: inbox, doorbell: generationsDoorbell, handlers: generationHandlers, drainsOnShutdown: false, logger: logger
@@ -62,14 +67,27 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: ErrorMessageMiddleware())
     DashboardController().addRoutes(to: router)
-    HealthController(inbox: inbox, committer: committer, generation: generation).addRoutes(to: router)
+    HealthController(inbox: inbox, committer: committer, generation: generation, pusher: pusher).addRoutes(to: router)
+    StatsController(ledger: ledger).addRoutes(to: router)
     APIController(
         ledger: ledger, inbox: inbox, inboxDoorbell: votesDoorbell, generation: generation, pseudonymizer: pseudonymizer,
         dataset: DatasetHistory(directory: configuration.datasetDirectory)
     ).addRoutes(to: router)
     if let settings = configuration.slack {
-        SlackController(settings: settings, inbox: inbox, votesDoorbell: votesDoorbell, generationsDoorbell: generationsDoorbell)
-            .addRoutes(to: router)
+        let intake = SlackIntake(
+            inbox: inbox, votesDoorbell: votesDoorbell, generationsDoorbell: generationsDoorbell, slashCommand: settings.slashCommand,
+            listenBotUser: settings.listenBotUser
+        )
+        if let signingSecret = settings.signingSecret {
+            SlackController(signingSecret: signingSecret, intake: intake).addRoutes(to: router)
+        }
+        if let appToken = settings.appToken {
+            services.append(SocketModeClient(
+                appToken: appToken, apiURL: settings.apiURL, pingInterval: settings.socketPingInterval, logger: logger
+            ) { envelope in
+                try intake.receive(envelope)
+            })
+        }
     }
 
     return Application(
@@ -81,13 +99,15 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
 }
 
 func makeGenerator(_ configuration: DroverConfiguration) -> any ImageGenerator {
-    let settings = configuration.generator
-    return switch settings.backend {
+    // A backend's own HTTP deadline is only a backstop: GenerationService's timeout, which also
+    // counts the wait for a turn, answers the requester first.
+    let backstop = configuration.generator.timeout + .seconds(5)
+    return switch configuration.generator.backend {
     case .procedural:
         ProceduralGenerator()
     case .openai(let endpoint):
-        OpenAIImagesGenerator(url: endpoint.url, model: endpoint.model, apiKey: endpoint.apiKey, timeout: settings.timeout)
+        OpenAIImagesGenerator(url: endpoint.url, model: endpoint.model, apiKey: endpoint.apiKey, timeout: backstop)
     case .automatic1111(let endpoint):
-        Automatic1111Generator(url: endpoint.url, model: endpoint.model, apiKey: endpoint.apiKey, timeout: settings.timeout)
+        Automatic1111Generator(url: endpoint.url, model: endpoint.model, apiKey: endpoint.apiKey, timeout: backstop)
     }
 }

@@ -1,31 +1,53 @@
-/// How Drover talks to Slack over HTTP. The token and secret are kept out of every description.
+/// How Drover talks to Slack. Tokens and the secret are kept out of every description.
 public struct SlackSettings: Sendable, CustomStringConvertible {
-    /// The bot token, `xoxb-…`.
+    /// The bot token, `xoxb-…`, for the Web API.
     public var botToken: String
-    /// The app's signing secret, for verifying requests.
-    public var signingSecret: String
+    /// The app's signing secret: Slack over HTTP (`/slack/...` routes) when set.
+    public var signingSecret: String?
+    /// The app-level token, `xapp-…`: Socket Mode when set.
+    public var appToken: String?
     /// The Web API base, `SLACK_API_URL`.
     public var apiURL: String
     /// The slash command Drover answers, `DROVER_SLASH_COMMAND`.
     public var slashCommand: String
+    /// How often Socket Mode pings; a ping unanswered by the next one means reconnect.
+    public var socketPingInterval: Duration
+    /// Listener mode: the user id of another bot whose shared images are collected.
+    public var listenBotUser: String?
 
-    /// Reads the Slack settings; `nil` when Slack is not configured (its routes then answer 404).
-    /// - Throws: ``ConfigurationError`` when only one of the token and the secret is set.
+    /// Reads the Slack settings; `nil` when Slack is not configured at all.
+    /// - Throws: ``ConfigurationError`` for a half configuration.
     init?(_ value: (String) -> String?) throws(ConfigurationError) {
         let token = value("SLACK_BOT_TOKEN")
         let secret = value("SLACK_SIGNING_SECRET")
-        guard let token, let secret else {
-            if token != nil || secret != nil {
-                throw ConfigurationError("set both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect Slack over HTTP")
+        let appToken = value("SLACK_APP_TOKEN")
+        guard let token else {
+            if secret != nil || appToken != nil {
+                throw ConfigurationError("SLACK_BOT_TOKEN (xoxb-…) is needed with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN")
             }
             return nil
         }
+        guard secret != nil || appToken != nil else {
+            throw ConfigurationError("with SLACK_BOT_TOKEN, set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP)")
+        }
+        if let appToken, !appToken.hasPrefix("xapp-") {
+            throw ConfigurationError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        }
         botToken = token
         signingSecret = secret
+        self.appToken = appToken
         apiURL = value("SLACK_API_URL") ?? "https://slack.com/api/"
         let command = value("DROVER_SLASH_COMMAND") ?? "/ox"
         slashCommand = command.hasPrefix("/") ? command : "/" + command
+        let pingText = value("SLACK_SOCKET_PING_MS") ?? "10000"
+        guard let ping = Int(pingText), ping >= 100 else {
+            throw ConfigurationError("SLACK_SOCKET_PING_MS must be a whole number of milliseconds, at least 100")
+        }
+        socketPingInterval = .milliseconds(ping)
+        listenBotUser = value("DROVER_LISTEN_BOT_USER")
     }
 
-    public var description: String { "SlackSettings(apiURL: \(apiURL), slashCommand: \(slashCommand))" }
+    public var description: String {
+        "SlackSettings(apiURL: \(apiURL), slashCommand: \(slashCommand), http: \(signingSecret != nil), socketMode: \(appToken != nil))"
+    }
 }

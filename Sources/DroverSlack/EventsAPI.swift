@@ -29,6 +29,10 @@ public struct EventEnvelope: Decodable, Sendable {
         public var itemUser: String?
         public var item: Item?
         public var eventTS: String?
+        /// `file_shared`: the file, the channel and the user who shared it.
+        public var fileID: String?
+        public var channelID: String?
+        public var userID: String?
 
         /// What a reaction was added to.
         public struct Item: Decodable, Sendable {
@@ -41,6 +45,9 @@ public struct EventEnvelope: Decodable, Sendable {
             case type, user, reaction, item
             case itemUser = "item_user"
             case eventTS = "event_ts"
+            case fileID = "file_id"
+            case channelID = "channel_id"
+            case userID = "user_id"
         }
     }
 

@@ -19,6 +19,10 @@ public protocol SlackWebAPI: Sendable {
     func updateMessage(_ message: SlackMessageRef, text: String, blocksJSON: String) async throws
     /// POSTs a message to a slash command's `response_url` (ephemeral unless `inChannel`).
     func respond(to responseURL: String, text: String, inChannel: Bool) async throws
+    /// `files.info`.
+    func fileInfo(_ fileID: String) async throws -> SlackFile
+    /// Downloads a file's `url_private_download` with the bot token, up to `limit` bytes.
+    func download(_ url: String, limit: Int) async throws -> [UInt8]
 }
 
 /// A Web API call that failed for good; `error` is Slack's error code (`not_in_channel`, …) or

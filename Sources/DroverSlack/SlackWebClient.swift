@@ -90,6 +90,22 @@ public struct SlackWebClient: SlackWebAPI {
         }
     }
 
+    public func fileInfo(_ fileID: String) async throws -> SlackFile {
+        let answer = try await call("files.info", [("file", fileID)])
+        guard let file = answer["file"] else { throw SlackAPIError(method: "files.info", error: "no file in the answer") }
+        return try JSONDecoder().decode(SlackFile.self, from: JSONSerialization.data(withJSONObject: file))
+    }
+
+    public func download(_ url: String, limit: Int) async throws -> [UInt8] {
+        try await withRetries(method: "file download") {
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            let response = try await httpClient.execute(request, timeout: .seconds(60))
+            let body = try await response.body.collect(upTo: limit)
+            return response.status == .ok ? .done(Array(body.readableBytesView)) : .retryable(status: response.status, retryAfter: response.retryAfter)
+        }
+    }
+
     // MARK: - Calls
 
     /// Calls a Web API method and returns its JSON answer once `ok` is true.

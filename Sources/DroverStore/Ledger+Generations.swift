@@ -16,12 +16,13 @@ extension Ledger {
     /// Stores a generation and its images in one transaction.
     ///
     /// Images are content-addressed: an image whose bytes are already stored (the same prompt and
-    /// seed made again) is kept as it was and its id returned.
+    /// seed made again) is kept as it was and its id returned. Recording a generation id again
+    /// (a retried request) keeps the first record.
     /// - Returns: the ids of the images, in order.
     @discardableResult
     public func record(_ generation: GenerationRecord, images: [ImageRecord]) throws -> [ImageID] {
         try database.write { db in
-            try generation.insert(db)
+            try generation.insert(db, onConflict: .ignore)
             for image in images {
                 try image.insert(db, onConflict: .ignore)
             }

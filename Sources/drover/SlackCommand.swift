@@ -15,20 +15,33 @@ struct SlackCommand: ParsableCommand {
             abstract: "Print the Slack app manifest: paste it at api.slack.com/apps → Create New App → From a manifest."
         )
 
-        @Option(help: "Where Slack reaches Drover over HTTPS, e.g. https://drover.example.com.")
-        var url: String
+        @Flag(help: "Socket Mode: no public URL needed (recommended for a team).")
+        var socketMode = false
+
+        @Option(help: "Where Slack reaches Drover over HTTPS, e.g. https://drover.example.com (not with --socket-mode).")
+        var url: String?
+
+        @Flag(help: "Listener mode: also collect images that another bot shares (DROVER_LISTEN_BOT_USER).")
+        var listen = false
 
         @Option(help: "The slash command.")
         var command = ProcessInfo.processInfo.environment["DROVER_SLASH_COMMAND"] ?? "/ox"
 
         func validate() throws {
-            guard let parsed = URL(string: url), parsed.scheme == "https" || parsed.scheme == "http", parsed.host() != nil else {
-                throw ValidationError("--url must be an http(s) URL, such as https://drover.example.com")
+            switch (socketMode, url) {
+            case (true, .some): throw ValidationError("give either --socket-mode or --url, not both")
+            case (false, .none): throw ValidationError("give --socket-mode (no public URL) or --url https://your.host")
+            case (false, .some(let url)):
+                guard let parsed = URL(string: url), parsed.scheme == "https" || parsed.scheme == "http", parsed.host() != nil else {
+                    throw ValidationError("--url must be an http(s) URL, such as https://drover.example.com")
+                }
+            case (true, .none): break
             }
         }
 
         func run() {
-            print(SlackManifest.json(baseURL: url, command: command.hasPrefix("/") ? command : "/" + command))
+            let slash = command.hasPrefix("/") ? command : "/" + command
+            print(SlackManifest.json(.init(baseURL: socketMode ? nil : url, command: slash, listener: listen)))
         }
     }
 }

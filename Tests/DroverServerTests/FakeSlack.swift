@@ -1,6 +1,7 @@
 import DroverSlack
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -12,6 +13,7 @@ import Synchronization
 /// posted too soon after its upload, `not_in_channel`, and `ok: false` for a bad token.
 final class FakeSlack: Sendable {
     static let botToken = "xoxb-fake-bot-token"
+    static let appToken = "xapp-1-fake-app-token"
 
     /// One request Drover made.
     struct Call: Sendable {
@@ -32,10 +34,45 @@ final class FakeSlack: Sendable {
         /// A file can be shown in blocks only this long after its upload completed.
         var fileReadyAfter: Duration = .zero
         var channelsWithoutBot: Set<String> = []
+        /// Socket Mode: every envelope queued, in order, and the acknowledgements received for each.
+        var envelopes: [(id: String, json: String)] = []
+        var acks: [String: [String]] = [:]
+        /// How each new Socket Mode connection behaves, first to last; then `.normal`.
+        var connectionPlans: [ConnectionPlan] = []
+        var connectionsOpened = 0
+        var refreshRequested = false
+        /// Files another bot shared, for `files.info` and downloads.
+        var files: [String: SharedFile] = [:]
+    }
+
+    /// A file in the fake workspace.
+    struct SharedFile: Sendable {
+        var title: String
+        var mimetype: String
+        var bytes: [UInt8]
+        var channel: String
+        var ts: String
+        /// `files.info` shows no share until it has been asked this many times.
+        var infosBeforeShareKnown = 0
+        /// Downloads fail with HTTP 500 this many times first.
+        var failingDownloads = 0
+        var infoCalls = 0
+        var downloads = 0
+    }
+
+    /// How one Socket Mode connection behaves.
+    enum ConnectionPlan: Sendable {
+        /// Hello, then every unacknowledged envelope, until Drover goes away.
+        case normal
+        /// Hello, one envelope, then the connection drops without a close handshake.
+        case dropAfterFirstEnvelope
+        /// The WebSocket handshake completes, then nothing: no hello, no pongs.
+        case silent
     }
 
     let state = Mutex(State())
     private let port = Mutex(0)
+    private let silentURL = Mutex("")
 
     /// The Web API base Drover is pointed at (`SLACK_API_URL`).
     var apiURL: String { "http://127.0.0.1:\(port.withLock { $0 })/api/" }
@@ -43,14 +80,39 @@ final class FakeSlack: Sendable {
     var responseURL: String { "http://127.0.0.1:\(port.withLock { $0 })/respond/1" }
 
     func calls(_ method: String) -> [Call] { state.withLock { $0.calls.filter { $0.method == method } } }
+
+    /// Queues a Socket Mode envelope of `type` around `payload` (a JSON object's text).
+    func enqueue(_ type: String, payload: String) -> String {
+        state.withLock { state in
+            let id = "env-\(state.envelopes.count + 1)"
+            state.envelopes.append((id, #"{"envelope_id":"\#(id)","type":"\#(type)","accepts_response_payload":\#(type == "slash_commands"),"retry_attempt":0,"retry_reason":"","payload":\#(payload)}"#))
+            return id
+        }
+    }
+
+    /// The acknowledgements received for an envelope.
+    func acks(_ id: String) -> [String] { state.withLock { $0.acks[id] ?? [] } }
+
+    /// Asks the current connection to go away with `disconnect` / `refresh_requested`.
+    func requestRefresh() { state.withLock { $0.refreshRequested = true } }
     var responses: [String] { state.withLock { $0.responses } }
     var posted: [String] { state.withLock { $0.posted } }
 
     /// Runs `body` with the fake listening, then stops it.
     static func run<T: Sendable>(_ body: (FakeSlack) async throws -> T) async throws -> T {
         let fake = FakeSlack()
+        let silent = try await SilentWebSocketServer.start()
+        defer { silent.stop() }
+        fake.silentURL.withLock { $0 = "ws://127.0.0.1:\(silent.port)/link" }
         let app = Application(
             router: fake.router(),
+            server: .http1WebSocketUpgrade { request, _, _ in
+                guard request.path?.hasPrefix("/link") == true else { return .dontUpgrade }
+                let drops = request.path?.contains("plan=drop") == true
+                return .upgrade([:]) { inbound, outbound, _ in
+                    try await fake.serveSocket(inbound: inbound, outbound: outbound, dropAfterFirstEnvelope: drops)
+                }
+            },
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in fake.port.withLock { $0 = channel.localAddress?.port ?? 0 } },
             logger: Logger(label: "fake-slack")
@@ -87,6 +149,10 @@ final class FakeSlack: Sendable {
             if limited {
                 return Response(status: .tooManyRequests, headers: [.retryAfter: "1"])
             }
+            if method == "apps.connections.open" {
+                guard request.headers[.authorization] == "Bearer \(Self.appToken)" else { return Self.json(["ok": false, "error": "invalid_auth"]) }
+                return Self.json(["ok": true, "url": self.openConnection()])
+            }
             guard request.headers[.authorization] == "Bearer \(Self.botToken)" else { return Self.json(["ok": false, "error": "invalid_auth"]) }
             return Self.json(self.answer(method, fields))
         }
@@ -96,12 +162,81 @@ final class FakeSlack: Sendable {
             self.state.withLock { $0.uploads[file] = Array(body.readableBytesView) }
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "OK - \(body.readableBytes)")))
         }
+        router.get("/download/:file") { request, context in
+            let file = try context.parameters.require("file")
+            guard request.headers[.authorization] == "Bearer \(Self.botToken)" else { return Response(status: .forbidden) }
+            let bytes = self.state.withLock { state -> [UInt8]? in
+                guard var shared = state.files[file] else { return nil }
+                shared.downloads += 1
+                defer { state.files[file] = shared }
+                if shared.failingDownloads > 0 {
+                    shared.failingDownloads -= 1
+                    return nil
+                }
+                return shared.bytes
+            }
+            guard let bytes else { return Response(status: .internalServerError) }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
         router.post("/respond/:id") { request, _ in
             let body = try await request.body.collect(upTo: 1 << 20)
             self.state.withLock { $0.responses.append(String(buffer: body)) }
             return Response(status: .ok)
         }
         return router
+    }
+
+    // MARK: - Socket Mode
+
+    /// The WebSocket URL for the next connection, following the connection plans.
+    private func openConnection() -> String {
+        let plan = state.withLock { state -> ConnectionPlan in
+            state.connectionsOpened += 1
+            return state.connectionPlans.isEmpty ? .normal : state.connectionPlans.removeFirst()
+        }
+        let port = port.withLock { $0 }
+        switch plan {
+        case .normal: return "ws://127.0.0.1:\(port)/link?plan=normal"
+        case .dropAfterFirstEnvelope: return "ws://127.0.0.1:\(port)/link?plan=drop"
+        case .silent: return silentURL.withLock { $0 }
+        }
+    }
+
+    /// Serves one connection: hello, then each unacknowledged envelope once, recording acks.
+    func serveSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, dropAfterFirstEnvelope: Bool) async throws {
+        try await outbound.writeTextMessage(#"{"type":"hello","num_connections":1,"debug_info":{"host":"fake"},"connection_info":{"app_id":"A0APP"}}"#)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    guard case .text(let text) = message,
+                        let ack = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
+                        let id = ack["envelope_id"] as? String
+                    else { continue }
+                    self.state.withLock { $0.acks[id, default: []].append(text) }
+                }
+            }
+            group.addTask {
+                var sent: Set<String> = []
+                while true {
+                    let (due, refresh) = self.state.withLock { state -> ([(id: String, json: String)], Bool) in
+                        defer { state.refreshRequested = false }
+                        return (state.envelopes.filter { state.acks[$0.id] == nil && !sent.contains($0.id) }, state.refreshRequested)
+                    }
+                    if refresh {
+                        try await outbound.writeTextMessage(#"{"type":"disconnect","reason":"refresh_requested","debug_info":{"host":"fake"}}"#)
+                        return
+                    }
+                    for envelope in due {
+                        try await outbound.writeTextMessage(envelope.json)
+                        sent.insert(envelope.id)
+                        if dropAfterFirstEnvelope { return }
+                    }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
     }
 
     private func answer(_ method: String, _ fields: [String: String]) -> [String: Any] {
@@ -131,6 +266,15 @@ final class FakeSlack: Sendable {
                 state.nextID += 1
                 state.posted.append(ts)
                 return ["ok": true, "channel": channel, "ts": ts, "message": ["ts": ts]]
+            case "files.info":
+                guard let id = fields["file"], var file = state.files[id] else { return ["ok": false, "error": "file_not_found"] }
+                file.infoCalls += 1
+                state.files[id] = file
+                let shares: [String: Any] = file.infoCalls > file.infosBeforeShareKnown ? ["public": [file.channel: [["ts": file.ts, "channel_name": "images"]]]] : [:]
+                return ["ok": true, "file": [
+                    "id": id, "title": file.title, "name": "\(id).png", "mimetype": file.mimetype, "size": file.bytes.count,
+                    "url_private_download": "http://127.0.0.1:\(port.withLock { $0 })/download/\(id)", "shares": shares,
+                ] as [String: Any]]
             case "chat.update":
                 return ["ok": true, "channel": fields["channel"] ?? "", "ts": fields["ts"] ?? ""]
             default:

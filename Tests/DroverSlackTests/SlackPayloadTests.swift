@@ -120,7 +120,7 @@ import Testing
 
 @Suite struct SlackManifestTests {
     @Test func namesTheRoutesEventsAndScopes() throws {
-        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(SlackManifest.json(baseURL: "https://drover.example.com/", command: "/ox").utf8)) as? [String: Any])
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(SlackManifest.json(.init(baseURL: "https://drover.example.com/", command: "/ox")).utf8)) as? [String: Any])
         let features = try #require(manifest["features"] as? [String: Any])
         let command = try #require((features["slash_commands"] as? [[String: Any]])?.first)
         #expect(command["command"] as? String == "/ox" && command["url"] as? String == "https://drover.example.com/slack/commands")
@@ -131,5 +131,17 @@ import Testing
         #expect((settings["interactivity"] as? [String: Any])?["request_url"] as? String == "https://drover.example.com/slack/interactivity")
         let scopes = ((manifest["oauth_config"] as? [String: Any])?["scopes"] as? [String: Any])?["bot"] as? [String]
         #expect(Set(scopes ?? []) == ["commands", "chat:write", "files:write", "reactions:read"])
+        #expect(settings["socket_mode_enabled"] as? Bool == false)
+    }
+
+    @Test func socketModeNeedsNoURLAndListenerModeReadsFiles() throws {
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(SlackManifest.json(.init(baseURL: nil, command: "/ox", listener: true)).utf8)) as? [String: Any])
+        let settings = try #require(manifest["settings"] as? [String: Any])
+        #expect(settings["socket_mode_enabled"] as? Bool == true)
+        let events = try #require(settings["event_subscriptions"] as? [String: Any])
+        #expect(events["request_url"] == nil)
+        #expect(events["bot_events"] as? [String] == ["reaction_added", "reaction_removed", "file_shared"])
+        let scopes = ((manifest["oauth_config"] as? [String: Any])?["scopes"] as? [String: Any])?["bot"] as? [String]
+        #expect(scopes?.contains("files:read") == true)
     }
 }
