@@ -71,6 +71,7 @@ import Testing
         try await app.test(.live) { client in
             let generation = try await client.post("/api/generations", json: #"{"prompt": "an ox", "seed": 1}"#)
             let imageID = try #require((try generation.json()["images"] as? [[String: String]])?.first?["id"])
+            try await eventually("the image's commit") { try await commitCount(directory) == 2 }
             let body = #"{"image_id": "\#(imageID)", "rater": "bob", "rating": "up"}"#
             let first = try await client.post("/api/votes", json: body, headers: [.idempotencyKey: "click-1"])
             let retry = try await client.post("/api/votes", json: body, headers: [.idempotencyKey: "click-1"])
