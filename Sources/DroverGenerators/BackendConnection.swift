@@ -55,7 +55,7 @@ struct BackendConnection: Sendable {
         } catch is NIOTooManyBytesError {
             throw GeneratorError("the backend's answer is larger than \(answerLimit >> 20) MiB")
         } catch {
-            throw GeneratorError("cannot reach the backend at \(path): \(error)")
+            throw GeneratorError("the request to the backend's \(path) failed: \(error)")
         }
         let status = response.status
         guard (200..<300).contains(status.code) else {

@@ -14,7 +14,7 @@ public enum GenerationError: Error, CustomStringConvertible, HTTPResponseError {
     public var description: String {
         switch self {
         case .busy(let inFlight, let queued):
-            "busy: \(inFlight) generations are running and \(queued) are waiting; try again in a minute"
+            "busy: the image generator is at its limit (running: \(inFlight), waiting: \(queued)); try again in a minute"
         case .timedOut(let limit):
             "timed out: the image generator gave no images within \(Self.seconds(limit)); try again later"
         case .generatorFailed(let message):

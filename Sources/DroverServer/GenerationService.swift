@@ -82,10 +82,9 @@ public struct GenerationService: Sendable {
             }
             lastFailure.message = nil
             return images
-        } catch GenerationError.busy(let inFlight, let queued) {
-            throw .busy(inFlight: inFlight, queued: queued)
         } catch {
             let failure = error as? GenerationError ?? .generatorFailed("\(error)")
+            if case .busy = failure { throw failure }  // a refusal, not a failure of the generator
             lastFailure.message = failure.description
             throw failure
         }

@@ -217,7 +217,7 @@ let pngs = [
             try await OpenAIImagesGenerator(url: closedURL, model: nil, apiKey: Self.key, timeout: .seconds(30))
                 .generate(try GenerationRequest(prompt: "an ox", width: 64, height: 64))
         }
-        #expect(error?.description.hasPrefix("cannot reach the backend at /v1/images/generations: ") == true)
+        #expect(error?.description.hasPrefix("the request to the backend's /v1/images/generations failed: ") == true)
         #expect(error?.description.contains(Self.key) == false)
     }
 }

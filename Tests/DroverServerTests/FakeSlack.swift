@@ -26,8 +26,9 @@ final class FakeSlack: Sendable {
         var uploads: [String: [UInt8]] = [:]
         var completedAt: [String: ContinuousClock.Instant] = [:]
         var responses: [String] = []
-        /// The ts of every message posted successfully, in order.
+        /// The ts of every message posted successfully, in order, and its blocks.
         var posted: [String] = []
+        var postedBlocks: [String: String] = [:]
         var nextID = 1
         /// Answer this many calls of a method with 429 first.
         var rateLimits: [String: Int] = [:]
@@ -97,6 +98,12 @@ final class FakeSlack: Sendable {
     func requestRefresh() { state.withLock { $0.refreshRequested = true } }
     var responses: [String] { state.withLock { $0.responses } }
     var posted: [String] { state.withLock { $0.posted } }
+
+    /// The image a posted message shows: its vote buttons' value.
+    func image(inMessage ts: String) -> String? {
+        guard let blocks = state.withLock({ $0.postedBlocks[ts] }), let range = blocks.range(of: #""value":""#) else { return nil }
+        return String(blocks[range.upperBound...].prefix(16))
+    }
 
     /// Runs `body` with the fake listening, then stops it.
     static func run<T: Sendable>(_ body: (FakeSlack) async throws -> T) async throws -> T {
@@ -265,6 +272,7 @@ final class FakeSlack: Sendable {
                 let ts = "1700000000.\(String(format: "%06d", state.nextID))"
                 state.nextID += 1
                 state.posted.append(ts)
+                state.postedBlocks[ts] = fields["blocks"]
                 return ["ok": true, "channel": channel, "ts": ts, "message": ["ts": ts]]
             case "files.info":
                 guard let id = fields["file"], var file = state.files[id] else { return ["ok": false, "error": "file_not_found"] }

@@ -4,7 +4,7 @@ import Foundation
 import NIOCore
 
 /// `drover serve` as a real child process on 127.0.0.1, for tests that kill it.
-final class ServerProcess {
+final class ServerProcess: @unchecked Sendable {
     let port: Int
     private let process = Process()
 
@@ -23,6 +23,9 @@ final class ServerProcess {
         }
     }
 
+    /// Whether the process is still alive.
+    var isRunning: Bool { process.isRunning }
+
     /// `kill -9`: no shutdown, no cleanup.
     func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)
@@ -34,6 +37,19 @@ final class ServerProcess {
         process.terminate()
         process.waitUntilExit()
         return process.terminationStatus
+    }
+
+    /// POSTs `body` with `headers`; the status, or `nil` when no answer came within `timeout`
+    /// (what Slack counts as a failed delivery).
+    func deliver(_ path: String, body: String, headers: [(String, String)], timeout: Duration = .seconds(3)) async -> Int? {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = .POST
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(string: body))
+        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(timeout.components.seconds)),
+            (try? await response.body.collect(upTo: 1 << 20)) != nil
+        else { return nil }
+        return Int(response.status.code)
     }
 
     /// POSTs `json` and returns the status and body.

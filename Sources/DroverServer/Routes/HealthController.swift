@@ -7,6 +7,8 @@ struct HealthController {
     let inbox: Inbox
     let committer: Committer
     let generation: GenerationService
+    /// `nil` without `DROVER_DATASET_REMOTE`.
+    let pusher: DatasetPusher?
 
     struct Health: ResponseEncodable {
         struct Ledger: Encodable {
@@ -23,8 +25,11 @@ struct HealthController {
             var lastCommit: String?
             var commits: Int
             var error: String?
+            /// The background push to `DROVER_DATASET_REMOTE`; absent when none is set. A failing
+            /// push does not make Drover unready: votes and commits go on, and it is retried.
+            var push: DatasetPusher.Status?
             enum CodingKeys: String, CodingKey {
-                case ok, commits, error
+                case ok, commits, error, push
                 case lastCommit = "last_commit"
             }
         }
@@ -59,7 +64,9 @@ struct HealthController {
             ledger = .init(ok: false, inboxDepth: nil, error: "\(error)")
         }
         let status = committer.status
-        let dataset = Health.Dataset(ok: status.lastError == nil, lastCommit: status.lastCommit, commits: status.commits, error: status.lastError)
+        let dataset = Health.Dataset(
+            ok: status.lastError == nil, lastCommit: status.lastCommit, commits: status.commits, error: status.lastError, push: pusher?.status
+        )
         let state = generation.state
         let generator = Health.Generator(
             ok: state.ok, backend: state.backend, model: state.model, inFlight: state.inFlight, queued: state.queued,

@@ -1,0 +1,69 @@
+import DroverCore
+import DroverServer
+import DroverTestSupport
+import Foundation
+import HummingbirdTesting
+import Logging
+import Testing
+
+/// Drover with `DROVER_GENERATOR=openai` pointed at the real bundled worker (a tiny random pipeline
+/// on the CPU): generate through the JSON API, vote, and read the commits and provenance back.
+@Suite(.timeLimit(.minutes(10))) struct WorkerEndToEndTests {
+    @Test func generateAndVoteThroughTheBundledWorker() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let model = directory.path + "/tiny-sd"
+        try await WorkerProcess.saveTinyPipeline(to: model)
+        let worker = try WorkerProcess(model: model, logPath: directory.path + "/worker.log")
+        defer { worker.kill() }
+        let workerHealth = try await worker.waitUntilReady(timeout: .seconds(300))
+        let workerModel = try #require(workerHealth["model"] as? String)
+        #expect(workerModel == model)
+
+        let configuration = try testConfiguration(directory, ["DROVER_GENERATOR": "openai", "DROVER_GENERATOR_URL": worker.url])
+        let app = try await buildApplication(configuration, logger: Logger(label: "test"))
+        let alice = RaterPseudonymizer(salt: Array("pepper".utf8)).pseudonym(team: "web", user: "alice")
+        try await app.test(.live) { client in
+            let generation = try await client.post(
+                "/api/generations",
+                json: #"{"prompt": "a fluffy ox", "n": 2, "seed": 4242, "steps": 2, "width": 64, "height": 80}"#
+            )
+            #expect(generation.status == .created)
+            let images = try #require(try generation.json()["images"] as? [[String: String]])
+            let ids = images.compactMap { $0["id"] }
+            try #require(ids.count == 2)
+
+            let png = Array(buffer: try await client.execute(uri: "/images/\(ids[0]).png", method: .get).body)
+            #expect(ImageID(pngBytes: png).rawValue == ids[0])
+            #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 24)
+            #expect(Array(png[16..<24]) == [0, 0, 0, 64, 0, 0, 0, 80], "the IHDR says 64 × 80")
+            try await eventually("the images' commit") { try await commitCount(directory) == 2 }
+
+            let vote = try await client.post("/api/votes", json: #"{"image_id": "\#(ids[0])", "rater": "alice", "rating": "up"}"#)
+            #expect(vote.status == .accepted)
+            try await eventually("the vote's commit") { try await commitCount(directory) == 3 }
+            #expect(try await committedTrainRows(directory).map { $0.split(separator: ",").prefix(5).joined(separator: ",") }
+                == ["a fluffy ox,images/\(ids[0]).png,Approve,\(alice),0-1"])
+
+            let provenance = try await datasetGit(directory).run(["show", "HEAD:annotations/images.jsonl"])
+                .split(separator: "\n")
+                .map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            let byID = Dictionary(uniqueKeysWithValues: provenance.map { ($0["id"] as? String ?? "", $0) })
+            #expect(byID.count == 2)
+            for (position, id) in ids.enumerated() {
+                let line = try #require(byID[id])
+                #expect(line["backend"] as? String == "openai")
+                #expect(line["model"] as? String == workerModel)
+                #expect(line["seed"] as? Int == 4242 + position)
+                #expect(line["steps"] as? Int == 2)
+                #expect(line["guidance_scale"] as? Double == 7.5, "the worker's default, as it reports it")
+                #expect(line["width"] as? Int == 64 && line["height"] as? Int == 80)
+                #expect(line["prompt"] as? String == "a fluffy ox")
+                #expect(line["path"] as? String == "images/\(id).png")
+                #expect(line["generation_id"] as? String == (try generation.json()["generation_id"] as? String))
+            }
+        }
+        worker.kill()
+        #expect(try await datasetGit(directory).run(["fsck", "--strict"]).isEmpty)
+    }
+}
