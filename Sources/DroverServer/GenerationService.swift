@@ -33,6 +33,7 @@ public struct GenerationService: Sendable {
     let modelVersion: String
     let timeout: Duration
     let limiter: GenerationLimiter
+    let metrics: DroverMetrics
     let lastFailure = LastFailure()
 
     /// The generator's backend, model, load and last failure.
@@ -73,6 +74,7 @@ public struct GenerationService: Sendable {
 
     /// Asks the generator in turn, within the timeout, and remembers how it went.
     private func makeImages(_ request: GenerationRequest) async throws(GenerationError) -> [GeneratedImage] {
+        let started = ContinuousClock.now
         do {
             let images = try await withTimeout(timeout) { [limiter, generator] in
                 try await limiter.run { try await generator.generate(request) }
@@ -81,11 +83,13 @@ public struct GenerationService: Sendable {
                 throw GeneratorError("the generator returned \(images.count) images for \(request.count) asked")
             }
             lastFailure.message = nil
+            metrics.generation(backend: generator.backend, succeeded: true, duration: .now - started)
             return images
         } catch {
             let failure = error as? GenerationError ?? .generatorFailed("\(error)")
             if case .busy = failure { throw failure }  // a refusal, not a failure of the generator
             lastFailure.message = failure.description
+            metrics.generation(backend: generator.backend, succeeded: false, duration: .now - started)
             throw failure
         }
     }

@@ -14,6 +14,8 @@ public struct SlackSettings: Sendable, CustomStringConvertible {
     public var socketPingInterval: Duration
     /// Listener mode: the user id of another bot whose shared images are collected.
     public var listenBotUser: String?
+    /// How many `/ox` requests may wait; past that a new one is told to try again in a minute.
+    public var maxQueuedCommands: Int
 
     /// Reads the Slack settings; `nil` when Slack is not configured at all.
     /// - Throws: ``ConfigurationError`` for a half configuration.
@@ -45,6 +47,11 @@ public struct SlackSettings: Sendable, CustomStringConvertible {
         }
         socketPingInterval = .milliseconds(ping)
         listenBotUser = value("DROVER_LISTEN_BOT_USER")
+        let queueText = value("DROVER_MAX_QUEUED_COMMANDS") ?? "20"
+        guard let queue = Int(queueText), queue >= 1 else {
+            throw ConfigurationError("DROVER_MAX_QUEUED_COMMANDS must be a whole number, at least 1")
+        }
+        maxQueuedCommands = queue
     }
 
     public var description: String {

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreMetrics
 import DroverCore
 import Foundation
 import Logging
@@ -17,15 +18,18 @@ public struct SlackWebClient: SlackWebAPI {
     private let token: String
     private let baseURL: String
     private let httpClient: HTTPClient
+    private let metricsFactory: (any MetricsFactory)?
     private let logger: Logger
 
     /// - Parameters:
     ///   - token: the bot token (`xoxb-…`); never logged.
     ///   - baseURL: the Web API base, `https://slack.com/api/` unless `SLACK_API_URL` says otherwise.
-    public init(token: String, baseURL: String, httpClient: HTTPClient = .shared, logger: Logger) {
+    ///   - metricsFactory: where failed calls are counted (`drover_slack_api_errors_total` by method and error).
+    public init(token: String, baseURL: String, httpClient: HTTPClient = .shared, metricsFactory: (any MetricsFactory)? = nil, logger: Logger) {
         self.token = token
         self.baseURL = baseURL.hasSuffix("/") ? baseURL : baseURL + "/"
         self.httpClient = httpClient
+        self.metricsFactory = metricsFactory
         self.logger = logger
     }
 
@@ -36,15 +40,7 @@ public struct SlackWebClient: SlackWebAPI {
         guard let uploadURL = ticket["upload_url"] as? String, let fileID = ticket["file_id"] as? String else {
             throw SlackAPIError(method: "files.getUploadURLExternal", error: "no upload_url or file_id in the answer")
         }
-        try await withRetries(method: "file upload") {
-            var request = HTTPClientRequest(url: uploadURL)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/octet-stream")
-            request.body = .bytes(ByteBuffer(bytes: bytes))
-            let response = try await httpClient.execute(request, timeout: .seconds(30))
-            _ = try await response.body.collect(upTo: 64 << 10)
-            return response.status.code == 200 ? .done(()) : .retryable(status: response.status, retryAfter: nil)
-        }
+        try await postExpectingOK(bytes, to: uploadURL, contentType: "application/octet-stream", method: "file upload", timeout: .seconds(30))
         let files = String(decoding: try JSONSerialization.data(withJSONObject: [["id": fileID, "title": title]]), as: UTF8.self)
         try await call("files.completeUploadExternal", [("files", files)])
         return fileID
@@ -79,14 +75,19 @@ public struct SlackWebClient: SlackWebAPI {
         let body = try JSONSerialization.data(withJSONObject: [
             "response_type": inChannel ? "in_channel" : "ephemeral", "text": text, "replace_original": false,
         ])
-        try await withRetries(method: "response_url") {
-            var request = HTTPClientRequest(url: responseURL)
+        try await postExpectingOK(Array(body), to: responseURL, contentType: "application/json; charset=utf-8", method: "response_url", timeout: .seconds(10))
+    }
+
+    /// POSTs `bytes` to a URL that needs no token (an upload URL, a `response_url`) and expects 200.
+    private func postExpectingOK(_ bytes: [UInt8], to url: String, contentType: String, method: String, timeout: Duration) async throws {
+        try await withRetries(method: method) {
+            var request = HTTPClientRequest(url: url)
             request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await httpClient.execute(request, timeout: .seconds(10))
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(ByteBuffer(bytes: bytes))
+            let response = try await httpClient.execute(request, timeout: .seconds(timeout.components.seconds))
             _ = try await response.body.collect(upTo: 64 << 10)
-            return response.status.code == 200 ? .done(()) : .retryable(status: response.status, retryAfter: response.retryAfter)
+            return response.status == .ok ? .done(()) : .retryable(status: response.status, retryAfter: response.retryAfter)
         }
     }
 
@@ -108,9 +109,21 @@ public struct SlackWebClient: SlackWebAPI {
 
     // MARK: - Calls
 
-    /// Calls a Web API method and returns its JSON answer once `ok` is true.
+    /// Calls a Web API method and returns its JSON answer once `ok` is true; failures are counted.
     @discardableResult
     func call(_ method: String, _ fields: [(String, String)]) async throws -> [String: Any] {
+        do {
+            return try await callOnce(method, fields)
+        } catch let error as SlackAPIError {
+            if let metricsFactory {
+                Counter(label: "drover_slack_api_errors_total", dimensions: [("method", method), ("error", error.error)], factory: metricsFactory)
+                    .increment()
+            }
+            throw error
+        }
+    }
+
+    private func callOnce(_ method: String, _ fields: [(String, String)]) async throws -> [String: Any] {
         let body = FormBody.encode(fields)
         let answer: SendableJSON = try await withRetries(method: method) {
             var request = HTTPClientRequest(url: baseURL + method)

@@ -35,6 +35,8 @@ final class FakeSlack: Sendable {
         /// A file can be shown in blocks only this long after its upload completed.
         var fileReadyAfter: Duration = .zero
         var channelsWithoutBot: Set<String> = []
+        /// A slow Slack: answers to these methods wait this long.
+        var delays: [String: Duration] = [:]
         /// Socket Mode: every envelope queued, in order, and the acknowledgements received for each.
         var envelopes: [(id: String, json: String)] = []
         var acks: [String: [String]] = [:]
@@ -156,6 +158,7 @@ final class FakeSlack: Sendable {
             if limited {
                 return Response(status: .tooManyRequests, headers: [.retryAfter: "1"])
             }
+            if let delay = self.state.withLock({ $0.delays[method] }) { try await Task.sleep(for: delay) }
             if method == "apps.connections.open" {
                 guard request.headers[.authorization] == "Bearer \(Self.appToken)" else { return Self.json(["ok": false, "error": "invalid_auth"]) }
                 return Self.json(["ok": true, "url": self.openConnection()])

@@ -9,7 +9,8 @@ final class ServerProcess: @unchecked Sendable {
     private let process = Process()
 
     /// Starts the binary built beside the tests and waits until `/healthz` answers.
-    init(dataDirectory: String, environment: [String: String] = [:]) async throws {
+    /// - Parameter logFile: where the server's standard output and error go (appended), if given.
+    init(dataDirectory: String, environment: [String: String] = [:], logFile: String? = nil) async throws {
         port = try freePort()
         let binary = ProcessInfo.processInfo.environment["DROVER_BIN"] ?? packageRoot.appending(path: ".build/debug/drover").path
         process.executableURL = URL(filePath: binary)
@@ -17,6 +18,13 @@ final class ServerProcess: @unchecked Sendable {
         process.environment = ProcessInfo.processInfo.environment.merging([
             "DROVER_DATA_DIR": dataDirectory, "DROVER_PORT": "\(port)", "DROVER_RATER_SALT": "pepper", "LOG_LEVEL": "warning",
         ].merging(environment) { $1 }) { $1 }
+        if let logFile {
+            if !FileManager.default.fileExists(atPath: logFile) { _ = FileManager.default.createFile(atPath: logFile, contents: nil) }
+            let handle = try FileHandle(forWritingTo: URL(filePath: logFile))
+            try handle.seekToEnd()
+            process.standardOutput = handle
+            process.standardError = handle
+        }
         try process.run()
         try await eventually("drover serve to answer /healthz") { [port] in
             (try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(1)).status == .ok) == true

@@ -18,8 +18,12 @@ import Testing
         try await FakeSlack.run { fake in
             let directory = try TemporaryDirectory()
             defer { directory.remove() }
-            let environment = ["SLACK_BOT_TOKEN": FakeSlack.botToken, "SLACK_SIGNING_SECRET": signingSecret, "SLACK_API_URL": fake.apiURL]
-            var server = try await ServerProcess(dataDirectory: directory.path, environment: environment)
+            let environment = [
+                "SLACK_BOT_TOKEN": FakeSlack.botToken, "SLACK_SIGNING_SECRET": signingSecret, "SLACK_API_URL": fake.apiURL,
+                "LOG_LEVEL": "trace",
+            ]
+            let log = directory.path + "/server.log"
+            var server = try await ServerProcess(dataDirectory: directory.path, environment: environment, logFile: log)
 
             // 56 image messages from seven `/ox --n 8`.
             for seed in 1...7 {
@@ -62,7 +66,7 @@ import Testing
                     attempt += 1
                     retries += 1
                     if !server.isRunning {
-                        server = try await ServerProcess(dataDirectory: directory.path, environment: environment)
+                        server = try await ServerProcess(dataDirectory: directory.path, environment: environment, logFile: log)
                     }
                 }
             }
@@ -90,6 +94,13 @@ import Testing
             let fsck = try await git.run(["fsck", "--strict", "--no-dangling"])
             #expect(fsck.isEmpty, "\(fsck)")
             #expect(server.terminate() == 0)
+
+            // The whole run's logs, at trace level, never show a secret.
+            let logs = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(logs.contains("serving"), "the log was captured")
+            for secret in [FakeSlack.botToken, signingSecret] {
+                #expect(!logs.contains(secret), "a secret appeared in the logs")
+            }
         }
     }
 

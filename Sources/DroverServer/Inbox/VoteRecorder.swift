@@ -7,6 +7,7 @@ import GRDB
 struct VoteRecorder: Sendable {
     let ledger: Ledger
     let committerDoorbell: Doorbell
+    let metrics: DroverMetrics
     /// Refreshes the 👍 / 👎 counts on Slack messages; `nil` without Slack.
     let tallies: TallyUpdater?
 
@@ -19,6 +20,7 @@ struct VoteRecorder: Sendable {
             return event
         }
         guard let event else { return }
+        metrics.vote(source: event.source)
         committerDoorbell.ring()
         await tallies?.schedule(event.imageID)
     }

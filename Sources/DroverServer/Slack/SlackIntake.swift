@@ -13,6 +13,8 @@ struct SlackIntake: Sendable {
     let slashCommand: String
     /// Listener mode: whose `file_shared` events are collected.
     let listenBotUser: String?
+    /// The most `/ox` requests waiting before a new one is turned away politely.
+    let maxQueuedCommands: Int
 
     /// What an Events API delivery is answered with.
     enum EventAnswer: Equatable {
@@ -58,6 +60,11 @@ struct SlackIntake: Sendable {
         case .help:
             return usage
         case .generate(let generation):
+            // Overload: a slow generator or a slow Slack must not make anyone wait for an
+            // answer that never comes. Votes have their own lane and are not affected.
+            guard try inbox.depth(kinds: [SlashCommandHandler.kind]) < maxQueuedCommands else {
+                return "Drover is busy with other images right now — please try again in a minute."
+            }
             try accept(
                 key: "slack-command:\(command.triggerID)", kind: SlashCommandHandler.kind,
                 payload: SlashCommandJob(command: command, request: generation), ringing: generationsDoorbell

@@ -1,0 +1,62 @@
+import CoreMetrics
+import Prometheus
+
+/// The metrics of one Drover server, kept in its own Prometheus registry (no global state, so
+/// several servers in one process — tests — never mix their numbers).
+struct DroverMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    /// Handed to the parts that record metrics (Slack client, …).
+    let factory: PrometheusMetricsFactory
+
+    init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let fast: [Duration] = [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+                                .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+                                .milliseconds(500), .seconds(1), .seconds(3)]
+        let slow: [Duration] = [.milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+                                .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120)]
+        factory.durationHistogramBuckets = [
+            "drover_http_request_duration_seconds": fast,
+            "drover_commit_duration_seconds": fast + [.seconds(5), .seconds(10)],
+            "drover_generation_duration_seconds": slow,
+        ]
+        self.factory = factory
+    }
+
+    /// A request answered: counted by route and status, timed by route. For Slack routes the
+    /// time is the acknowledgement latency.
+    func request(route: String, status: Int, duration: Duration) {
+        Counter(label: "drover_http_requests_total", dimensions: [("route", route), ("status", "\(status)")], factory: factory).increment()
+        Timer(label: "drover_http_request_duration_seconds", dimensions: [("route", route)], factory: factory).recordInterval(duration)
+    }
+
+    /// A vote event applied to the ledger.
+    func vote(source: String) {
+        Counter(label: "drover_votes_total", dimensions: [("source", source)], factory: factory).increment()
+    }
+
+    /// A generation finished (or failed) after `duration`.
+    func generation(backend: String, succeeded: Bool, duration: Duration) {
+        Timer(label: "drover_generation_duration_seconds", dimensions: [("backend", backend), ("outcome", succeeded ? "ok" : "error")], factory: factory)
+            .recordInterval(duration)
+    }
+
+    /// Values read at scrape time: inbox depth and the committer's totals.
+    func observe(inboxDepth: Int, commits: Int) {
+        Gauge(label: "drover_inbox_depth", factory: factory).record(inboxDepth)
+        Gauge(label: "drover_dataset_commits", factory: factory).record(commits)
+    }
+
+    /// The Prometheus text exposition.
+    func render() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
+
+extension Timer {
+    func recordInterval(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
