@@ -244,3 +244,23 @@ extension TestClientProtocol {
         }
     }
 }
+
+@Suite struct SlackFailureTests {
+    /// The generator answers with an error: the requester is told what failed, nothing is posted.
+    @Test func aGeneratorFailureIsReportedToTheRequester() async throws {
+        try await FakeSlack.run { fake in
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            // An OpenAI-compatible backend whose every answer is 404: the fake has no such route.
+            let brokenBackend = fake.apiURL.replacingOccurrences(of: "/api/", with: "/no-such-backend")
+            try await slackApp(directory, fake, ["DROVER_GENERATOR": "openai", "DROVER_GENERATOR_URL": brokenBackend]).test(.live) { client in
+                let ack = try await client.slashCommand("an ox", fake: fake)
+                #expect((try ack.json()["text"] as? String)?.hasPrefix("Generating") == true)
+                try await eventually("the requester to be told") { !fake.responses.isEmpty }
+                #expect(fake.responses[0].contains("Sorry, I could not generate “an ox”"))
+                #expect(fake.posted.isEmpty && fake.calls("files.getUploadURLExternal").isEmpty)
+                #expect(try await commitCount(directory) == 1)
+            }
+        }
+    }
+}
