@@ -8,11 +8,16 @@ enum CommitMessage {
     static let imagesTrailer = "Drover-Images:"
     static let voteEventsTrailer = "Drover-Vote-Events:"
 
-    static func make(for changes: PendingChanges) -> String {
+    /// - Parameter changeSet: the revert or import that all of `changes` belong to, if any: its
+    ///   subject says why.
+    static func make(for changes: PendingChanges, changeSet: ChangeSetRecord? = nil) -> String {
         let lines = changes.images.map(describe) + changes.votes.map(describe)
         let generations = Set(changes.images.map(\.generation.id))
         var message: String
-        if lines.count == 1 {
+        if let changeSet {
+            message = subject(of: changeSet, changes) + "\n\n"
+            message += lines.map { "- \($0)\n" }.joined()
+        } else if lines.count == 1 {
             message = lines[0] + "\n"
         } else if changes.votes.isEmpty, generations.count == 1, let first = changes.images.first {
             message = "Add \(changes.images.count) images for \"\(first.generation.prompt.prefix(60))\"\n\n"
@@ -31,6 +36,11 @@ enum CommitMessage {
         return message
     }
 
+    /// The message of a commit that makes `train.csv` agree with the ledger again.
+    static func repair(_ lines: [String]) -> String {
+        "Reconcile train.csv with the ledger: \(lines.count) row\(lines.count == 1 ? "" : "s")\n\n" + lines.map { "- \($0)\n" }.joined()
+    }
+
     /// The changes a commit message names in its trailers.
     static func parseTrailers(_ message: String) -> (images: [ImageID], voteEvents: [Int64]) {
         var images: [ImageID] = []
@@ -43,6 +53,22 @@ enum CommitMessage {
             }
         }
         return (images, voteEvents)
+    }
+
+    /// `Revert 12 votes by rater ab12cd34ef56: <reason>`, `Import 3 images and 40 votes from other.csv`.
+    private static func subject(of changeSet: ChangeSetRecord, _ changes: PendingChanges) -> String {
+        switch changeSet.kind {
+        case .revert:
+            let reason = (changeSet.reason ?? "").split(whereSeparator: \.isNewline).joined(separator: " ")
+            return "Revert \(counted(changes.votes.count, "vote")) \(changeSet.scope): \(reason.prefix(200))"
+        case .import:
+            let parts = [(changes.images.count, "image"), (changes.votes.count, "vote")].filter { $0.0 > 0 }.map { counted($0.0, $0.1) }
+            return "Import \(parts.joined(separator: " and ")) from \(changeSet.scope)"
+        }
+    }
+
+    private static func counted(_ count: Int, _ noun: String) -> String {
+        "\(count) \(noun)\(count == 1 ? "" : "s")"
     }
 
     private static func describe(_ change: ImageChange) -> String {

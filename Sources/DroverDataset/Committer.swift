@@ -25,7 +25,12 @@ public final class Committer: Service {
     private let doorbell: Doorbell
     private let gatherWindow: Duration
     private let maxChangesPerCommit: Int
+    private let pollInterval: Duration
+    private let afterCommit: Doorbell?
+    private let packThreshold: Int
     private let logger: Logger
+    /// The background `git repack` in progress, if any.
+    private let packing = Mutex<Task<Void, Never>?>(nil)
     private let state = Mutex(Status(lastCommit: nil, commits: 0, lastError: nil))
     /// The rows `train.csv` holds at the last commit; only the committer's own task touches it.
     private let table = Mutex(TrainingTable())
@@ -35,15 +40,24 @@ public final class Committer: Service {
     ///   - gatherWindow: how long to wait after a ring before committing, so that changes arriving
     ///     together share a commit; zero commits at once.
     ///   - maxChangesPerCommit: the most changes one group commit takes.
+    ///   - pollInterval: how often the ledger is checked for changes that rang no bell here: those
+    ///     recorded by another process (`drover revert`, `drover import`).
+    ///   - afterCommit: rung after each commit (the pusher listens).
+    ///   - packThreshold: once commits have written this many bytes of loose objects, they are
+    ///     packed in the background (`git repack -d`).
     public init(
         ledger: Ledger, repository: DatasetRepository, doorbell: Doorbell, gatherWindow: Duration = .zero,
-        maxChangesPerCommit: Int = 1_000, logger: Logger
+        maxChangesPerCommit: Int = 1_000, pollInterval: Duration = .seconds(1), afterCommit: Doorbell? = nil,
+        packThreshold: Int = 256 << 20, logger: Logger
     ) {
         self.ledger = ledger
         self.repository = repository
         self.doorbell = doorbell
         self.gatherWindow = gatherWindow
         self.maxChangesPerCommit = maxChangesPerCommit
+        self.pollInterval = pollInterval
+        self.afterCommit = afterCommit
+        self.packThreshold = packThreshold
         self.logger = logger
     }
 
@@ -51,22 +65,30 @@ public final class Committer: Service {
     public var status: Status { state.withLock { $0 } }
 
     public func run() async throws {
-        try await reconcile()
-        try await commitAll()
+        try await commitPending()
         // Shutdown closes the doorbell instead of cancelling this task: a git process must never
         // be killed halfway through a commit.
         await withGracefulShutdownHandler {
-            var backoff = Duration.milliseconds(500)
-            while await doorbell.wait() {
-                await doorbell.linger(for: gatherWindow)
-                do {
-                    try await commitAll()
-                    backoff = .milliseconds(500)
-                } catch {
-                    record(error)
-                    await doorbell.linger(for: backoff)
-                    backoff = min(backoff * 2, .seconds(30))
-                    doorbell.ring()
+            await withDiscardingTaskGroup { group in
+                group.addTask { [doorbell, pollInterval] in
+                    while !doorbell.isClosed, !Task.isCancelled {
+                        await doorbell.linger(for: pollInterval)
+                        doorbell.ring()
+                    }
+                }
+                var backoff = Duration.milliseconds(500)
+                while await doorbell.wait() {
+                    await doorbell.linger(for: gatherWindow)
+                    do {
+                        try await commitAll()
+                        backoff = .milliseconds(500)
+                    } catch {
+                        record(error)
+                        await recover()
+                        await doorbell.linger(for: backoff)
+                        backoff = min(backoff * 2, .seconds(30))
+                        doorbell.ring()
+                    }
                 }
             }
         } onGracefulShutdown: { [doorbell] in
@@ -74,22 +96,37 @@ public final class Committer: Service {
         }
         // Whatever was acknowledged and applied gets committed before exit.
         try await commitAll()
+        await packing.withLock { $0 }?.value
     }
 
-    /// Commits everything pending, in batches of at most `maxChangesPerCommit`.
+    /// Reconciles the ledger with HEAD and commits everything pending: what `run()` does at
+    /// start, and what a command does that writes the dataset while no server runs (it must hold
+    /// the ``DatasetLock``, which ``DatasetRepository/open(at:)`` takes).
+    /// - Returns: the hashes of the commits made, oldest first.
+    @discardableResult
+    public func commitPending() async throws -> [String] {
+        try await reconcile()
+        return try await commitAll()
+    }
+
+    /// Commits everything pending now: a revert's or an import's changes on their own, ordinary
+    /// changes in batches of at most `maxChangesPerCommit`. Call ``commitPending()`` (or `run()`)
+    /// first, once: it loads what HEAD holds.
     /// - Returns: the hashes of the commits made.
     @discardableResult
-    func commitAll() async throws -> [String] {
+    public func commitAll() async throws -> [String] {
         var commits: [String] = []
         while true {
-            let changes = try ledger.pendingChanges(limit: maxChangesPerCommit)
-            if changes.isEmpty { return commits }
-            commits.append(try await commit(changes))
+            let pending = try ledger.pendingChanges(limit: maxChangesPerCommit)
+            if pending.isEmpty { return commits }
+            let sets = try ledger.changeSets(voteEvents: pending.votes.compactMap(\.event.id), images: pending.images.map(\.image.id))
+            commits.append(try await commit(CommitBatch(next: pending, voteSets: sets.voteEvents, imageSets: sets.images)))
         }
     }
 
-    private func commit(_ changes: PendingChanges) async throws -> String {
+    private func commit(_ batch: CommitBatch) async throws -> String {
         let started = ContinuousClock.now
+        let changes = batch.changes
         var paths: [String] = []
         var provenance = ""
         let encoder = JSONEncoder()
@@ -103,38 +140,84 @@ public final class Committer: Service {
             try repository.append(provenance, to: DatasetRepository.imagesJSONLPath)
             paths.append(DatasetRepository.imagesJSONLPath)
         }
-        var updated = table.withLock { $0 }
-        for change in changes.votes { updated.apply(change) }
         if !changes.votes.isEmpty {
-            try repository.write(Data(updated.csv().utf8), to: DatasetRepository.trainCSVPath)
+            // Changed in place: applying a change twice (a retry after a failed commit) gives the
+            // same rows, and a failure reloads the table from HEAD anyway (`recover()`).
+            let csv = table.withLock { table in
+                for change in changes.votes { table.apply(change) }
+                return table.csv()
+            }
+            try repository.write(csv, to: DatasetRepository.trainCSVPath)
             paths.append(DatasetRepository.trainCSVPath)
         }
-        let sha = try await repository.commit(paths: paths, message: CommitMessage.make(for: changes))
+        let written = ContinuousClock.now
+        let sha = try await repository.commit(paths: paths, message: CommitMessage.make(for: changes, changeSet: batch.changeSet))
+        let committed = ContinuousClock.now
         try ledger.markCommitted(images: changes.images.map(\.image.id), voteEvents: changes.votes.compactMap(\.event.id), commitSHA: sha)
-        table.withLock { $0 = updated }
         state.withLock {
             $0.lastCommit = sha
             $0.commits += 1
             $0.lastError = nil
         }
+        afterCommit?.ring()
+        packIfNeeded()
         logger.info("committed", metadata: [
             "commit": "\(sha.prefix(12))", "images": "\(changes.images.count)", "votes": "\(changes.votes.count)",
-            "ms": "\((ContinuousClock.now - started).milliseconds)",
+            "change_set": "\(batch.changeSet.map { "\($0.kind.rawValue) \($0.id ?? 0)" } ?? "none")",
+            "ms": "\((ContinuousClock.now - started).milliseconds)", "files_ms": "\((written - started).milliseconds)",
+            "git_ms": "\((committed - written).milliseconds)",
         ])
         return sha
     }
 
     /// Brings the ledger up to date with HEAD (a crash may have come between a commit and its
-    /// ledger record) and rebuilds the training table from the events the dataset holds.
+    /// ledger record) and loads `train.csv` as committed, rows merged in from elsewhere included.
+    /// Where the file disagrees with the votes the ledger committed — a union merge brought back
+    /// a row this ledger retracted — a commit puts the ledger's votes back.
     func reconcile() async throws {
+        repository.reload()
         let (images, voteEvents) = CommitMessage.parseTrailers(try await repository.headMessage())
         if !images.isEmpty || !voteEvents.isEmpty {
             let head = try await repository.git.run(["rev-parse", "HEAD"]).trimmingWhitespace()
             try ledger.markCommitted(images: images, voteEvents: voteEvents, commitSHA: head)
         }
-        var rebuilt = TrainingTable()
-        for change in try ledger.committedVoteChanges() { rebuilt.apply(change) }
-        table.withLock { $0 = rebuilt }
+        let committed = try await repository.git.run(["show", "HEAD:\(DatasetRepository.trainCSVPath)"], outputLimit: 1 << 30)
+        var loaded = try TrainingTable(csv: committed)
+        let repairs = loaded.conform(to: try ledger.committedVoteChanges())
+        if !repairs.isEmpty {
+            try repository.write(loaded.csv(), to: DatasetRepository.trainCSVPath)
+            let message = CommitMessage.repair(repairs)
+            let sha = try await repository.commit(paths: [DatasetRepository.trainCSVPath], message: message)
+            logger.notice("train.csv disagreed with the ledger (after a merge?); repaired", metadata: ["commit": "\(sha.prefix(12))", "rows": "\(repairs.count)"])
+        }
+        table.withLock { $0 = loaded }
+    }
+
+    /// After a failed commit: the working tree back to HEAD and the state reloaded from it, so
+    /// that the retry starts clean (nothing appended twice).
+    private func recover() async {
+        do {
+            try await repository.restoreWorkingTree()
+            try await reconcile()
+        } catch {
+            logger.error("cannot restore the dataset's working tree", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Starts a background `git repack` when enough loose objects have piled up and none runs.
+    private func packIfNeeded() {
+        guard repository.unpackedBytes >= packThreshold else { return }
+        packing.withLock { task in
+            guard task == nil else { return }
+            task = Task { [self] in
+                do {
+                    try await repository.pack()
+                } catch {
+                    logger.warning("packing the dataset's objects failed; will try again", metadata: ["error": "\(error)"])
+                }
+                packing.withLock { $0 = nil }
+            }
+        }
     }
 
     private func record(_ error: any Error) {

@@ -9,6 +9,20 @@ public struct DatasetCommit: Codable, Sendable, Equatable {
     public var date: String
 }
 
+/// One commit in full, as `drover show` prints it.
+public struct DatasetCommitDetail: Codable, Sendable, Equatable {
+    public var sha: String
+    public var parents: [String]
+    /// ISO 8601, as git prints it.
+    public var date: String
+    public var message: String
+    /// Rows of `train.csv` the commit added, then those it removed.
+    public var addedRows: [String]
+    public var removedRows: [String]
+    /// Image paths the commit added.
+    public var addedImages: [String]
+}
+
 /// Read-only views of the dataset's history; safe while the committer writes.
 public struct DatasetHistory: Sendable {
     let git: Git
@@ -19,8 +33,14 @@ public struct DatasetHistory: Sendable {
     }
 
     /// The newest commits first.
-    public func log(limit: Int) async throws -> [DatasetCommit] {
-        let output = try await git.run(["log", "-n", "\(limit)", "--format=%H%x1f%s%x1f%cI"])
+    /// - Parameters:
+    ///   - rater: only commits that change a vote of this rater (the pseudonym in `train.csv`).
+    ///   - image: only commits that add this image or change a vote on it.
+    public func log(limit: Int, rater: String? = nil, image: ImageID? = nil) async throws -> [DatasetCommit] {
+        var arguments = ["log", "-n", "\(limit)", "--format=%H%x1f%s%x1f%cI", "--extended-regexp", "--all-match"]
+        if let rater { arguments += ["--grep", "rater \(Self.regexQuoted(rater))([ :]|$)"] }
+        if let image { arguments += ["--grep", "image \(image.rawValue)"] }
+        let output = try await git.run(arguments)
         return output.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: "\u{1f}", omittingEmptySubsequences: false)
             guard fields.count == 3 else { return nil }
@@ -28,31 +48,55 @@ public struct DatasetHistory: Sendable {
         }
     }
 
-    /// Writes the seed tutorial's layout — `images/` and `annotations/train.csv` as committed at
-    /// `revision` — into `directory`, which must be empty or absent.
-    /// - Returns: how many rows and images were written.
-    public func exportSeedCSV(at revision: String = "HEAD", to directory: String) async throws -> (rows: Int, images: Int) {
-        let fileManager = FileManager.default
-        if let existing = try? fileManager.contentsOfDirectory(atPath: directory), !existing.isEmpty {
-            throw ExportError("\(directory) is not empty")
+    /// The full hash of the commit `revision` names.
+    /// - Throws: ``ExportError`` if it names no commit.
+    public func resolve(_ revision: String) async throws -> String {
+        guard !revision.hasPrefix("-"), !revision.isEmpty else { throw ExportError("\"\(revision)\" is not a revision") }
+        do {
+            return try await git.run(["rev-parse", "--verify", "--quiet", "\(revision)^{commit}"]).trimmingWhitespace()
+        } catch {
+            throw ExportError("no commit \"\(revision)\" in the dataset")
         }
-        try fileManager.createDirectory(atPath: directory + "/annotations", withIntermediateDirectories: true)
-        try fileManager.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
-        let commit = try await git.run(["rev-parse", "--verify", "\(revision)^{commit}"]).trimmingWhitespace()
-        let csv = try await git.run(["show", "\(commit):\(DatasetRepository.trainCSVPath)"])
-        try Data(csv.utf8).write(to: URL(filePath: directory).appending(path: DatasetRepository.trainCSVPath))
-        let imageCount = try await git.run(["ls-tree", "--name-only", commit, "images/"]).split(separator: "\n").count
-        if imageCount > 0 {
-            let archive = directory + "/.images.tar"
-            defer { try? fileManager.removeItem(atPath: archive) }
-            try await git.run(["archive", "--format=tar", "-o", archive, commit, "--", "images"])
-            try await Command.run("tar", ["-xf", archive], in: directory)
+    }
+
+    /// A commit's message and what it changed in `train.csv` and `images/` (for a merge, against
+    /// its first parent).
+    public func show(_ revision: String) async throws -> DatasetCommitDetail {
+        let sha = try await resolve(revision)
+        let header = try await git.run(["show", "-s", "--format=%P%x1f%cI%x1f%B", sha])
+        let fields = header.split(separator: "\u{1f}", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 3 else { throw ExportError("cannot read commit \(sha)") }
+        let parents = fields[0].split(separator: " ").map(String.init)
+        let base = parents.first ?? Self.emptyTree
+        let diff = try await git.run(["diff", "-U0", "--no-color", "--no-ext-diff", base, sha, "--", DatasetRepository.trainCSVPath])
+        let columns = CSV.line(TrainingRow.columns).dropLast()
+        var added: [String] = []
+        var removed: [String] = []
+        for line in diff.split(separator: "\n") where !line.hasPrefix("+++") && !line.hasPrefix("---") {
+            if line.hasPrefix("+"), line.dropFirst() != columns { added.append(String(line.dropFirst())) }
+            if line.hasPrefix("-"), line.dropFirst() != columns { removed.append(String(line.dropFirst())) }
         }
-        return (CSV.recordCount(in: csv) - 1, imageCount)
+        let images = try await git.run(["diff", "--name-only", "--diff-filter=A", base, sha, "--", "images/"])
+        return DatasetCommitDetail(
+            sha: sha, parents: parents, date: fields[1], message: fields[2].trimmingWhitespace(), addedRows: added, removedRows: removed,
+            addedImages: images.split(separator: "\n").map(String.init)
+        )
+    }
+
+    /// git's empty tree, the base a root commit is compared with.
+    static let emptyTree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+    private static func regexQuoted(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            if "\\^$.|?*+()[]{}".contains(character) { out.append("\\") }
+            out.append(character)
+        }
+        return out
     }
 }
 
-/// An export that cannot be made; the message says why.
+/// An export or a look-up that cannot be made; the message says why.
 public struct ExportError: Error, CustomStringConvertible {
     public var description: String
     init(_ description: String) { self.description = description }

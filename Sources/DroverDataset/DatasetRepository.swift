@@ -14,18 +14,34 @@ public struct DatasetRepository: Sendable {
     public let directory: String
     /// git, run in ``directory``.
     public let git: Git
-
-    init(directory: String) {
-        self.directory = directory
-        self.git = Git(directory: directory)
+    /// How commits are made.
+    public enum CommitMethod: Sendable {
+        /// Objects, trees, the commit, the branch and the index written directly (``CommitWriter``): no process per commit.
+        case objects
+        /// `git add`, `git commit`, `git rev-parse`: three processes per commit; slower, kept to compare with.
+        case gitCommands
     }
 
-    /// Opens the repository at `directory`, creating it with the empty layout and a first commit
+    /// Held as long as any copy of this value lives.
+    private let lock: DatasetLock
+    private let writer: CommitWriter?
+
+    init(directory: String, lock: DatasetLock, method: CommitMethod) {
+        self.directory = directory
+        self.git = Git(directory: directory)
+        self.lock = lock
+        self.writer = method == .objects ? CommitWriter(git: git) : nil
+    }
+
+    /// Opens the repository at `directory` for writing: takes the ``DatasetLock`` (so that there
+    /// is only ever one writer), creates the repository with the empty layout and a first commit
     /// if it does not exist, and puts its working tree back to the last commit (a crash may have
     /// left files written but not committed, or a stale lock).
-    public static func open(at directory: String) async throws -> DatasetRepository {
-        let repository = DatasetRepository(directory: directory)
+    /// - Throws: ``DatasetLockedError`` if another process (or another value in this one) writes it.
+    public static func open(at directory: String, commitMethod: CommitMethod = .objects) async throws -> DatasetRepository {
         let fileManager = FileManager.default
+        try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let repository = DatasetRepository(directory: directory, lock: try DatasetLock.acquire(for: directory), method: commitMethod)
         if !fileManager.fileExists(atPath: directory + "/.git") {
             try fileManager.createDirectory(atPath: directory + "/annotations", withIntermediateDirectories: true)
             try fileManager.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
@@ -36,12 +52,24 @@ public struct DatasetRepository: Sendable {
             try await repository.git.run(["add", "--", ".gitattributes", trainCSVPath, imagesJSONLPath])
             try await repository.git.run(["commit", "-q", "--no-verify", "-F", "-"], input: "Create the Drover dataset\n")
         } else {
-            try? fileManager.removeItem(atPath: directory + "/.git/index.lock")
-            try await repository.git.run(["reset", "-q", "--hard", "HEAD"])
-            try await repository.git.run(["clean", "-q", "-f", "-d", "--", "images", "annotations"])
-            try fileManager.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
+            try await repository.restoreWorkingTree()
         }
         return repository
+    }
+
+    /// Puts the working tree and the index back to HEAD: files written for a commit that did not
+    /// happen, and a lock left by a git process that died, go.
+    func restoreWorkingTree() async throws {
+        writer?.reset()
+        try? FileManager.default.removeItem(atPath: directory + "/.git/index.lock")
+        try await git.run(["reset", "-q", "--hard", "HEAD"])
+        try await git.run(["clean", "-q", "-f", "-d", "--", "images", "annotations"])
+        try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
+    }
+
+    /// Forgets what the commit writer loaded: HEAD may have moved (a merge made by hand).
+    func reload() {
+        writer?.reset()
     }
 
     /// The full message of the commit at HEAD.
@@ -49,29 +77,39 @@ public struct DatasetRepository: Sendable {
         try await git.run(["log", "-1", "--format=%B"])
     }
 
-    /// Commits the files as they are in the working tree.
+    /// Commits the files as they are in the working tree, on top of HEAD.
     /// - Returns: the new commit's hash.
     func commit(paths: [String], message: String) async throws -> String {
+        if let writer { return try await writer.commit(paths: paths, message: message) }
         try await git.run(["add", "--"] + paths)
         try await git.run(["commit", "-q", "--no-verify", "-F", "-"], input: message)
         return try await git.run(["rev-parse", "HEAD"]).trimmingWhitespace()
     }
 
+    /// Bytes of loose objects the committer wrote and git has not packed yet.
+    var unpackedBytes: Int { writer?.unpackedBytes ?? 0 }
+
+    /// Packs the loose objects (`git repack -d`, and every 20 packs a full `git repack -a -d`),
+    /// what `gc --auto` does after `git commit`. Safe while commits go on: objects written
+    /// meanwhile stay loose until the next time, and refs are not touched.
+    func pack() async throws {
+        let before = unpackedBytes
+        let packs = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/.git/objects/pack"))?.filter { $0.hasSuffix(".pack") }.count ?? 0
+        try await git.run(["repack", "-d", "-q"] + (packs >= 20 ? ["-a"] : []))
+        writer?.didPack(before)
+    }
+
     /// Replaces a file in the working tree atomically (written beside it, then renamed).
-    func write(_ data: Data, to path: String) throws {
-        let target = URL(filePath: directory).appending(path: path)
-        let temporary = target.deletingLastPathComponent().appending(path: ".\(target.lastPathComponent).tmp")
-        try data.write(to: temporary)
-        guard rename(temporary.path, target.path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target.path])
-        }
+    func write(_ data: some ContiguousBytes, to path: String) throws {
+        let target = directory + "/" + path
+        let slash = target.lastIndex(of: "/") ?? target.startIndex
+        let temporary = target[..<slash] + "/." + target[target.index(after: slash)...] + ".tmp"
+        try FileIO.write(data, to: String(temporary))
+        guard rename(String(temporary), target) == 0 else { throw GitWriteError("cannot replace \(target)") }
     }
 
     /// Appends to a file in the working tree.
     func append(_ text: String, to path: String) throws {
-        let handle = try FileHandle(forWritingTo: URL(filePath: directory).appending(path: path))
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(text.utf8))
+        try FileIO.append(Array(text.utf8), to: directory + "/" + path)
     }
 }

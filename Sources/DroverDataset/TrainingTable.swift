@@ -1,35 +1,106 @@
 import DroverCore
 import DroverStore
 
-/// The rows of `annotations/train.csv`: one per active vote, in the order the votes were last set.
+/// The rows of `annotations/train.csv`: one per active vote.
 ///
-/// Built by replaying vote events, so it always matches exactly the events the dataset holds.
+/// It starts from the file as committed and changes it in place: a new rating appends its row,
+/// a changed one is rewritten where it stands, a retracted one is removed, and every other row
+/// keeps its bytes and its place. So a commit's diff is exactly its changes, and rows this committer did not write —
+/// merged in from another branch of the dataset — are kept (see "Merging" in the README).
 struct TrainingTable {
     private struct Key: Hashable {
-        var image: ImageID
+        var path: String
         var rater: String
     }
 
-    private var rows: [Key: (order: Int64, row: TrainingRow)] = [:]
+    private var slots: [(key: Key, rating: Rating, line: [UInt8])?] = []
+    private var index: [Key: Int] = [:]
+    private var holes = 0
 
-    var count: Int { rows.count }
+    /// How many rows.
+    var count: Int { index.count }
 
-    /// Applies one vote event: a rating sets the rater's row for that image, a retraction removes it.
+    init() {}
+
+    /// The rows of a `train.csv` document; of two rows for the same image and rater (a union
+    /// merge of two branches that rated it differently), the later one is kept, in the earlier
+    /// one's place.
+    /// - Throws: ``CSV/ParseError`` if the document is not a seed CSV.
+    init(csv document: String) throws(CSV.ParseError) {
+        for row in try SeedRow.rows(in: document) {
+            set(Key(path: row.path, rater: row.rater), row.rating, [
+                row.prompt, row.path, row.rating.rawValue, row.rater, row.modelVersion, row.votedAt ?? "", row.source ?? "",
+            ])
+        }
+    }
+
+    /// Applies one vote event: a first rating appends the rater's row for that image, a changed
+    /// one replaces it where it stands, a retraction removes it.
     mutating func apply(_ change: VoteChange) {
         let event = change.event
-        let key = Key(image: event.imageID, rater: event.rater)
-        guard let rating = event.rating, let order = event.id else {
-            rows[key] = nil
-            return
-        }
-        rows[key] = (order, TrainingRow(
+        let key = Key(path: event.imageID.datasetPath, rater: event.rater)
+        guard let rating = event.rating else { return remove(key) }
+        set(key, rating, TrainingRow(
             prompt: change.prompt, image: event.imageID, rating: rating, rater: event.rater,
             modelVersion: change.modelVersion, votedAt: Timestamp.iso8601(event.occurredAt), source: event.source
-        ))
+        ).fields)
     }
 
     /// The whole CSV document, header first.
-    func csv() -> String {
-        CSV.document(header: TrainingRow.columns, rows: rows.values.sorted { $0.order < $1.order }.lazy.map(\.row.fields))
+    func csv() -> [UInt8] {
+        var out = Array(CSV.line(TrainingRow.columns).utf8)
+        out.reserveCapacity(out.count + slots.count * 128)
+        for slot in slots { if let slot { out += slot.line } }
+        return out
+    }
+
+    /// Makes the rows of every image × rater that `history` (vote events, oldest first) names
+    /// agree with its last event, leaving the rows it does not name alone.
+    ///
+    /// A union merge keeps both sides of the lines that both branches touched at the end of the
+    /// file, so a row this ledger retracted, or rated again, can come back from the other branch;
+    /// the ledger is the authority on the votes it recorded.
+    /// - Returns: one line per row changed, for the commit message.
+    mutating func conform(to history: [VoteChange]) -> [String] {
+        var last: [Key: VoteChange] = [:]
+        var order: [Key] = []
+        for change in history {
+            let key = Key(path: change.event.imageID.datasetPath, rater: change.event.rater)
+            if last.updateValue(change, forKey: key) == nil { order.append(key) }
+        }
+        var repairs: [String] = []
+        for key in order {
+            guard let change = last[key] else { continue }
+            let current = index[key].flatMap { slots[$0]?.rating }
+            guard current != change.event.rating else { continue }
+            apply(change)
+            let what = change.event.rating.map { "Restore \($0.rawValue)" } ?? "Remove the retracted \(current?.rawValue ?? "")"
+            repairs.append("\(what) on image \(change.event.imageID) by rater \(key.rater)")
+        }
+        return repairs
+    }
+
+    private mutating func set(_ key: Key, _ rating: Rating, _ fields: [String]) {
+        let line = Array(CSV.line(fields).utf8)
+        if let position = index[key] {
+            slots[position] = (key, rating, line)
+        } else {
+            index[key] = slots.count
+            slots.append((key, rating, line))
+        }
+    }
+
+    private mutating func remove(_ key: Key) {
+        guard let position = index.removeValue(forKey: key) else { return }
+        slots[position] = nil
+        holes += 1
+        if holes > 1_024, holes > slots.count / 2 { compact() }
+    }
+
+    private mutating func compact() {
+        let kept = slots.compactMap { $0 }
+        slots = kept.map { Optional($0) }
+        index = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($0.element.key, $0.offset) })
+        holes = 0
     }
 }

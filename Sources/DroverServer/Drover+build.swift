@@ -20,6 +20,7 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
     let pseudonymizer = RaterPseudonymizer(salt: salt, scheme: configuration.raterScheme)
     let generator = makeGenerator(configuration)
 
+    let metrics = DroverMetrics()
     let committerDoorbell = Doorbell()
     let pusher = configuration.datasetRemote.map { DatasetPusher(directory: configuration.datasetDirectory, remote: $0, logger: logger) }
     let votesDoorbell = Doorbell()
@@ -31,12 +32,15 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
     let generation = GenerationService(
         generator: generator, ledger: ledger, committerDoorbell: committerDoorbell,
         modelVersion: configuration.modelVersion, timeout: configuration.generator.timeout,
-        limiter: GenerationLimiter(concurrency: configuration.generator.concurrency, queueLimit: configuration.generator.queueLimit)
+        limiter: GenerationLimiter(concurrency: configuration.generator.concurrency, queueLimit: configuration.generator.queueLimit),
+        metrics: metrics
     )
 
-    let slack = configuration.slack.map { SlackWebClient(token: $0.botToken, baseURL: $0.apiURL, logger: logger) }
+    let slack = configuration.slack.map {
+        SlackWebClient(token: $0.botToken, baseURL: $0.apiURL, metricsFactory: metrics.factory, logger: logger)
+    }
     let recorder = VoteRecorder(
-        ledger: ledger, committerDoorbell: committerDoorbell,
+        ledger: ledger, committerDoorbell: committerDoorbell, metrics: metrics,
         tallies: slack.map { TallyUpdater(ledger: ledger, slack: $0, logger: logger) }
     )
     var voteHandlers: [any InboxHandler] = [VoteHandler(recorder: recorder)]
@@ -66,6 +70,8 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
     let router = Router(context: DroverRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: ErrorMessageMiddleware())
+    router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+    MetricsController(metrics: metrics, inbox: inbox, committer: committer).addRoutes(to: router)
     DashboardController().addRoutes(to: router)
     HealthController(inbox: inbox, committer: committer, generation: generation, pusher: pusher).addRoutes(to: router)
     StatsController(ledger: ledger).addRoutes(to: router)
@@ -76,7 +82,7 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
     if let settings = configuration.slack {
         let intake = SlackIntake(
             inbox: inbox, votesDoorbell: votesDoorbell, generationsDoorbell: generationsDoorbell, slashCommand: settings.slashCommand,
-            listenBotUser: settings.listenBotUser
+            listenBotUser: settings.listenBotUser, maxQueuedCommands: settings.maxQueuedCommands
         )
         if let signingSecret = settings.signingSecret {
             SlackController(signingSecret: signingSecret, intake: intake).addRoutes(to: router)

@@ -15,6 +15,8 @@ public struct DroverConfiguration: Sendable {
     public var raterScheme: RaterPseudonymizer.Scheme
     /// How long the committer waits after a change so that changes arriving together share a commit.
     public var commitGatherWindow: Duration
+    /// The git URL the dataset is pushed to after commits (`DROVER_DATASET_REMOTE`); `nil`: no push.
+    public var datasetRemote: String?
     /// Slack over HTTP, when both `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET` are set.
     public var slack: SlackSettings?
 
@@ -52,6 +54,7 @@ public struct DroverConfiguration: Sendable {
             throw ConfigurationError("DROVER_COMMIT_WINDOW_MS must be a whole number of milliseconds")
         }
         commitGatherWindow = .milliseconds(window)
+        datasetRemote = value("DROVER_DATASET_REMOTE")
         slack = try SlackSettings(value)
     }
 

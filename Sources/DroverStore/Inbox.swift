@@ -43,21 +43,32 @@ public struct Inbox: Sendable {
     public static let maxAttempts = 5
 
     let database: DatabasePool
+    let writer: InboxWriter
 
     public init(ledger: Ledger) {
         self.database = ledger.database
+        self.writer = ledger.inboxWriter
     }
 
-    /// Stores an item durably, unless one with the same key exists.
+    /// Stores an item durably, unless one with the same key exists; returns once the transaction
+    /// holding it committed. Concurrent calls share transactions (group commit, ``InboxWriter``).
+    /// Blocks the calling thread: from async code prefer
+    /// ``acceptAsync(idempotencyKey:kind:payload:at:)``, which lets many deliveries share one commit.
     public func accept(idempotencyKey: String, kind: String, payload: Data, at now: Date = Date()) throws -> Acceptance {
-        try database.write { db in
-            var item = InboxItem(
-                idempotencyKey: idempotencyKey, kind: kind, payload: payload, state: .pending, attempts: 0,
-                leaseExpiresAt: nil, receivedAt: now, finishedAt: nil, lastError: nil
-            )
-            try item.insert(db, onConflict: .ignore)
-            return db.changesCount > 0 ? .accepted : .duplicate
-        }
+        try writer.acceptBlocking(Self.newItem(idempotencyKey: idempotencyKey, kind: kind, payload: payload, at: now))
+    }
+
+    /// ``accept(idempotencyKey:kind:payload:at:)`` that suspends instead of blocking a thread while
+    /// its group's transaction commits.
+    public func acceptAsync(idempotencyKey: String, kind: String, payload: Data, at now: Date = Date()) async throws -> Acceptance {
+        try await writer.accept(Self.newItem(idempotencyKey: idempotencyKey, kind: kind, payload: payload, at: now))
+    }
+
+    private static func newItem(idempotencyKey: String, kind: String, payload: Data, at now: Date) -> InboxItem {
+        InboxItem(
+            idempotencyKey: idempotencyKey, kind: kind, payload: payload, state: .pending, attempts: 0,
+            leaseExpiresAt: nil, receivedAt: now, finishedAt: nil, lastError: nil
+        )
     }
 
     /// Takes the oldest item of one of `kinds` (any kind if `nil`) that is pending, or whose

@@ -10,6 +10,9 @@ public final class Ledger: Sendable {
     /// The connection pool; exposed so that a caller can group several ledger writes in one
     /// transaction with ``Database`` methods of this module.
     public let database: DatabasePool
+    /// Group commit for ``Inbox/accept(idempotencyKey:kind:payload:at:)``: one per file, shared
+    /// by every ``Inbox`` made from this ledger.
+    let inboxWriter: InboxWriter
 
     /// Opens (creating if needed) the ledger at `path` and migrates it to the current schema.
     public init(path: String) throws {
@@ -22,6 +25,7 @@ public final class Ledger: Sendable {
         }
         database = try DatabasePool(path: path, configuration: configuration)
         try LedgerSchema.migrator.migrate(database)
+        inboxWriter = InboxWriter(database: database)
     }
 
     /// The names of the migrations applied to this file, oldest first.

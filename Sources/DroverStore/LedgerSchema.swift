@@ -80,6 +80,24 @@ enum LedgerSchema {
                 t.column("postedAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v3: change sets (reverts, imports)") { db in
+            try db.create(table: "changeSet") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("kind", .text).notNull().check { ["revert", "import"].contains($0) }
+                t.column("scope", .text).notNull().check { length($0) > 0 }
+                t.column("reason", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.check(sql: "kind <> 'revert' OR length(reason) > 0")
+            }
+            try db.create(table: "changeSetVoteEvent") { t in
+                t.primaryKey("voteEventID", .integer).references("voteEvent")
+                t.column("changeSetID", .integer).notNull().indexed().references("changeSet")
+            }
+            try db.create(table: "changeSetImage") { t in
+                t.primaryKey("imageID", .text).references("image")
+                t.column("changeSetID", .integer).notNull().indexed().references("changeSet")
+            }
+        }
         return migrator
     }
 }

@@ -15,10 +15,22 @@ struct DatasetFixture {
     var git: Git { repository.git }
 
     init() async throws {
-        directory = try TemporaryDirectory()
+        try await self.init(at: TemporaryDirectory())
+    }
+
+    /// A fixture in `directory`, whose `dataset/` may hold a repository already.
+    init(at directory: TemporaryDirectory) async throws {
+        self.directory = directory
         ledger = try Ledger(path: directory.path + "/drover.sqlite")
         repository = try await DatasetRepository.open(at: directory.path + "/dataset")
         committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: Logger(label: "test"))
+    }
+
+    /// A fixture whose committer has loaded HEAD, with one generation of `count` images recorded.
+    static func withImages(prompt: String = "an ox", count: Int) async throws -> (DatasetFixture, [ImageID]) {
+        let fixture = try await DatasetFixture()
+        try await fixture.committer.reconcile()
+        return (fixture, try fixture.addImages(prompt: prompt, count: count))
     }
 
     /// Records a generation of `count` images whose PNG bytes are made up (the committer does not decode them).
@@ -34,10 +46,28 @@ struct DatasetFixture {
         })
     }
 
+    /// Records a generation of these PNGs.
+    func addImages(prompt: String, pngs: [Data]) throws -> [ImageID] {
+        let generation = GenerationRecord(
+            id: UUID().uuidString, prompt: prompt, negativePrompt: nil, steps: nil, guidanceScale: nil, width: 8, height: 8,
+            model: "tiny", modelVersion: "0-1", backend: "procedural", requestedBy: "web", createdAt: Date()
+        )
+        return try ledger.record(generation, images: pngs.enumerated().map { index, png in
+            ImageRecord(id: ImageID(pngBytes: png), generationID: generation.id, position: index, seed: nil, png: png, postedTo: nil, createdAt: Date())
+        })
+    }
+
     func vote(_ choice: VoteChoice, by rater: String, on image: ImageID) throws {
         try ledger.database.write { db in
             _ = try Ledger.apply(VoteCommand(imageID: image, rater: rater, choice: choice, source: "web", occurredAt: Date()), in: db)
         }
+    }
+
+    /// The ledger's active votes, spelled as ``committedRows()`` spells rows.
+    func ledgerRows() throws -> Set<String> {
+        Set(try ledger.recentImages(limit: 500).flatMap { image in
+            try ledger.votes(on: image.id).map { "images/\($0.imageID).png,\($0.rating.rawValue),\($0.rater)" }
+        })
     }
 
     func subjects() async throws -> [String] {
@@ -66,15 +96,32 @@ struct DatasetFixture {
     }
 
     @Test func reopeningPutsTheWorkingTreeBackToTheLastCommit() async throws {
-        let fixture = try await DatasetFixture()
-        defer { fixture.directory.remove() }
-        let root = fixture.repository.directory
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let root = directory.path + "/dataset"
+        _ = try await DatasetRepository.open(at: root)  // dropped at once, and its lock with it
         try Data("half-written".utf8).write(to: URL(filePath: root + "/annotations/train.csv"))
         try Data("stray".utf8).write(to: URL(filePath: root + "/images/0000000000000000.png"))
         _ = FileManager.default.createFile(atPath: root + "/.git/index.lock", contents: Data())
-        _ = try await DatasetRepository.open(at: root)
-        #expect(try await fixture.git.run(["status", "--porcelain"]) == "")
+        let reopened = try await DatasetRepository.open(at: root)
+        #expect(try await reopened.git.run(["status", "--porcelain"]) == "")
         #expect(!FileManager.default.fileExists(atPath: root + "/images/0000000000000000.png"))
+    }
+
+    @Test func thereIsOnlyEverOneWriter() async throws {
+        let fixture = try await DatasetFixture()
+        defer { fixture.directory.remove() }
+        await #expect(throws: DatasetLockedError.self) { try await DatasetRepository.open(at: fixture.repository.directory) }
+        let other = try await Command.run("python3", ["-c", """
+            import fcntl, sys
+            f = open(sys.argv[1], "a")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                print("got it")
+            except BlockingIOError:
+                print("held")
+            """, DatasetLock.path(for: fixture.repository.directory)], in: fixture.directory.path)
+        #expect(other == "held\n", "another process cannot take the lock either")
     }
 }
 

@@ -1,0 +1,154 @@
+import FoundationEssentials
+
+/// The 95 % Wilson score interval of a proportion: better than the normal approximation for
+/// small samples and rates near 0 or 1.
+public struct WilsonInterval: Codable, Sendable, Equatable {
+    /// The two-sided 95 % normal quantile.
+    public static let z95 = 1.959963984540054
+
+    public var lower: Double
+    public var upper: Double
+
+    /// The interval for `successes` out of `trials`; `nil` when there are no trials.
+    ///
+    /// With p = successes / n: centre = (p + z²/2n) / (1 + z²/n) and
+    /// half-width = z / (1 + z²/n) · √(p(1 − p)/n + z²/4n²).
+    public init?(successes: Int, trials: Int, z: Double = z95) {
+        guard trials > 0 else { return nil }
+        let n = Double(trials), p = Double(successes) / n, z2 = z * z
+        let denominator = 1 + z2 / n
+        let centre = (p + z2 / (2 * n)) / denominator
+        let half = z / denominator * (p * (1 - p) / n + z2 / (4 * n * n)).squareRoot()
+        lower = max(0, centre - half)
+        upper = min(1, centre + half)
+    }
+}
+
+/// Krippendorff's alpha, the agreement among raters beyond chance.
+public enum KrippendorffAlpha {
+    /// Alpha for nominal values: 1 − D_o / D_e, from the coincidence matrix of the units that have
+    /// two or more values (one unit per image, one value per rater).
+    ///
+    /// o_ck = Σ_u (number of ordered c–k pairs in u) / (m_u − 1), n_c = Σ_k o_ck, n = Σ n_c,
+    /// D_o = Σ_{c≠k} o_ck / n, D_e = Σ_{c≠k} n_c n_k / (n (n − 1)).
+    /// - Returns: `nil` when no unit has two values, or when every value is the same (D_e = 0).
+    public static func nominal<Value: Hashable>(_ units: [[Value]]) -> Double? {
+        var coincidences: [Value: [Value: Double]] = [:]
+        for unit in units where unit.count >= 2 {
+            let weight = 1 / Double(unit.count - 1)
+            for (i, c) in unit.enumerated() {
+                for (j, k) in unit.enumerated() where i != j {
+                    coincidences[c, default: [:]][k, default: 0] += weight
+                }
+            }
+        }
+        let totals = coincidences.mapValues { $0.values.reduce(0, +) }
+        let n = totals.values.reduce(0, +)
+        guard n > 1 else { return nil }
+        var observed = 0.0
+        for (c, row) in coincidences { for (k, count) in row where k != c { observed += count } }
+        var expected = 0.0
+        for (c, nc) in totals { for (k, nk) in totals where k != c { expected += nc * nk } }
+        guard expected > 0 else { return nil }
+        return 1 - (observed / n) / (expected / (n * (n - 1)))
+    }
+}
+
+/// One active vote, as the statistics see it.
+public struct StatisticsVote: Sendable, Equatable {
+    public var image: ImageID
+    public var rater: String
+    public var rating: Rating
+    public var modelVersion: String
+
+    public init(image: ImageID, rater: String, rating: Rating, modelVersion: String) {
+        self.image = image
+        self.rater = rater
+        self.rating = rating
+        self.modelVersion = modelVersion
+    }
+}
+
+/// What `drover stats` and `GET /api/stats` report: per model version, per rater, and how much
+/// raters agree.
+public struct DatasetStatistics: Codable, Sendable, Equatable {
+    /// Images, votes and approvals of one model version.
+    public struct ModelVersion: Codable, Sendable, Equatable {
+        public var modelVersion: String
+        public var images: Int
+        public var votes: Int
+        public var approvals: Int
+        /// approvals / votes; `nil` without votes.
+        public var approvalRate: Double?
+        /// The 95 % Wilson interval of the approval rate.
+        public var approvalInterval: WilsonInterval?
+
+        enum CodingKeys: String, CodingKey {
+            case images, votes, approvals
+            case modelVersion = "model_version"
+            case approvalRate = "approval_rate"
+            case approvalInterval = "approval_rate_95"
+        }
+    }
+
+    /// One rater's votes.
+    public struct Rater: Codable, Sendable, Equatable {
+        public var rater: String
+        public var votes: Int
+        public var approvals: Int
+        public var approvalRate: Double
+
+        enum CodingKeys: String, CodingKey {
+            case rater, votes, approvals
+            case approvalRate = "approval_rate"
+        }
+    }
+
+    /// Inter-rater agreement over the images that two or more raters rated.
+    public struct Agreement: Codable, Sendable, Equatable {
+        /// Krippendorff's alpha (nominal); `nil` when it is undefined.
+        public var krippendorffAlpha: Double?
+        /// How many images had two or more raters.
+        public var images: Int
+        /// How many votes those images have.
+        public var votes: Int
+
+        enum CodingKeys: String, CodingKey {
+            case images, votes
+            case krippendorffAlpha = "krippendorff_alpha"
+        }
+    }
+
+    public var modelVersions: [ModelVersion]
+    public var raters: [Rater]
+    public var agreement: Agreement
+
+    enum CodingKeys: String, CodingKey {
+        case raters, agreement
+        case modelVersions = "model_versions"
+    }
+
+    /// - Parameters:
+    ///   - images: every image's model version, rated or not.
+    ///   - votes: the active votes.
+    public init(images: [ImageID: String], votes: [StatisticsVote]) {
+        var imageCounts: [String: Int] = [:]
+        for modelVersion in images.values { imageCounts[modelVersion, default: 0] += 1 }
+        let byModel = Dictionary(grouping: votes, by: \.modelVersion)
+        modelVersions = Set(imageCounts.keys).union(byModel.keys).sorted().map { version in
+            let votes = byModel[version, default: []]
+            let approvals = votes.count { $0.rating == .approve }
+            return ModelVersion(
+                modelVersion: version, images: imageCounts[version, default: 0], votes: votes.count, approvals: approvals,
+                approvalRate: votes.isEmpty ? nil : Double(approvals) / Double(votes.count),
+                approvalInterval: WilsonInterval(successes: approvals, trials: votes.count)
+            )
+        }
+        raters = Dictionary(grouping: votes, by: \.rater).map { rater, votes in
+            let approvals = votes.count { $0.rating == .approve }
+            return Rater(rater: rater, votes: votes.count, approvals: approvals, approvalRate: Double(approvals) / Double(votes.count))
+        }.sorted { ($0.votes, $1.rater) > ($1.votes, $0.rater) }
+        let units = Dictionary(grouping: votes, by: \.image).values.map { $0.map(\.rating) }.filter { $0.count >= 2 }
+        agreement = Agreement(krippendorffAlpha: KrippendorffAlpha.nominal(units), images: units.count, votes: units.map(\.count).reduce(0, +))
+    }
+}

@@ -1,0 +1,77 @@
+import DroverCore
+import Foundation
+import Synchronization
+
+/// Makes commits of the working tree's files without starting git: each file becomes a loose
+/// blob, the trees that changed are rewritten, then the commit object, then `main` is moved
+/// and `.git/index` rewritten — git's own steps (`hash-object -w`, `write-tree`, `commit-tree`,
+/// `update-ref`, `update-index`), in one process. What HEAD and the index hold is loaded from git
+/// once, and again after ``reset()``.
+final class CommitWriter: Sendable {
+    private struct State {
+        var head: String
+        var index: IndexEntries
+    }
+
+    private let git: Git
+    private let objects: LooseObjects
+    private let branch: MainBranch
+    private let state = Mutex<State?>(nil)
+    private let unpacked = Mutex(0)
+
+    init(git: Git) {
+        self.git = git
+        objects = LooseObjects(directory: git.directory + "/.git/objects")
+        branch = MainBranch(gitDirectory: git.directory + "/.git")
+    }
+
+    /// Bytes of loose objects written since ``didPack()``: the committer packs them now and then,
+    /// as `git commit` would have with `gc --auto`.
+    var unpackedBytes: Int { unpacked.withLock { $0 } }
+
+    /// Says that the loose objects written so far are in a pack now.
+    func didPack(_ bytes: Int) {
+        unpacked.withLock { $0 = max(0, $0 - bytes) }
+    }
+
+    /// Forgets what was loaded: the next commit reads HEAD and the index from git again.
+    func reset() {
+        state.withLock { $0 = nil }
+    }
+
+    /// Commits `paths` as they are in the working tree, on top of HEAD.
+    /// - Returns: the new commit's id.
+    /// - Throws: ``RepositoryMovedError`` if `main` moved since it was loaded (the state is
+    ///   dropped, so the caller may reload and retry), or ``GitWriteError``.
+    func commit(paths: [String], message: String, at date: Date = Date()) async throws -> String {
+        var current = try await loaded()
+        do {
+            var stored = 0
+            for path in paths {
+                guard let bytes = try FileIO.read(git.directory + "/" + path) else { throw GitWriteError("no file \(path) to commit") }
+                let blob = try objects.write(.blob, bytes)
+                stored += blob.stored
+                try current.index.update(path, blob: blob.id, directory: git.directory)
+            }
+            let tree = try current.index.writeTrees(to: objects)
+            let signature = "Drover <drover@localhost> \(Int(date.timeIntervalSince1970)) +0000"
+            let body = "tree \(tree.id)\nparent \(current.head)\nauthor \(signature)\ncommitter \(signature)\n\n\(message)"
+            let (commit, commitBytes) = try objects.write(.commit, Array(body.utf8))
+            unpacked.withLock { $0 += stored + tree.stored + commitBytes }
+            try branch.move(from: current.head, to: commit, subject: String(message.prefix { $0 != "\n" }))
+            current.head = commit
+            try current.index.writeIndexFile(gitDirectory: git.directory + "/.git")
+            state.withLock { $0 = current }
+            return commit
+        } catch {
+            reset()
+            throw error
+        }
+    }
+
+    private func loaded() async throws -> State {
+        if let known = state.withLock({ $0 }) { return known }
+        guard let head = try branch.read() else { throw GitWriteError("the dataset has no commit on main") }
+        return State(head: head, index: try await IndexEntries.load(git))
+    }
+}

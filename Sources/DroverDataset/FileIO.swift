@@ -1,0 +1,50 @@
+import Foundation
+
+/// Whole-file reads and writes with plain POSIX calls: on Linux several times faster than
+/// Foundation's (`Data.write`, `FileManager.createFile`), which matters on the commit path.
+enum FileIO {
+    /// Writes `bytes` to a new file at `path`.
+    /// - Parameter exclusive: fail if the file exists (`O_EXCL`), else replace its contents.
+    static func write(_ bytes: some ContiguousBytes, to path: String, mode: mode_t = 0o644, exclusive: Bool = false) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC), mode)
+        guard descriptor >= 0 else { throw GitWriteError("cannot create \(path) (errno \(errno))") }
+        defer { close(descriptor) }
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                guard written > 0 else { throw GitWriteError("cannot write \(path) (errno \(errno))") }
+                offset += written
+            }
+        }
+    }
+
+    /// Appends `bytes` to the file at `path`, creating it if needed.
+    static func append(_ bytes: some ContiguousBytes, to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw GitWriteError("cannot open \(path) (errno \(errno))") }
+        defer { close(descriptor) }
+        let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.withUnsafeBytes(\.count) else { throw GitWriteError("cannot append to \(path)") }
+    }
+
+    /// The whole file at `path`; `nil` if it does not exist.
+    static func read(_ path: String) throws -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { return nil }
+            throw GitWriteError("cannot open \(path) (errno \(errno))")
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw GitWriteError("cannot stat \(path)") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            guard count > 0 else { break }
+            offset += count
+        }
+        return Array(bytes.prefix(offset))
+    }
+}

@@ -1,0 +1,66 @@
+import CZlib
+import Crypto
+import DroverCore
+import Foundation
+
+/// Writes git objects straight into a repository's object store as loose objects — what
+/// `git hash-object -w` does, without starting a process: SHA-1 over `<type> <size>\0<content>`,
+/// zlib-compressed, written beside its final name and renamed into place, read-only.
+///
+/// Small objects get git's own level for loose objects (1, best speed). Large ones — `train.csv`
+/// once it holds thousands of rows, rewritten by every vote — are stored uncompressed (zlib level
+/// 0): compressing 1 MB costs ~10 ms, more than all the rest of a commit, and the committer packs
+/// loose objects in the background soon after (`git repack`, which delta-compresses the versions
+/// of the file against each other far better than zlib could one by one).
+struct LooseObjects: Sendable {
+    /// Objects at least this large are stored uncompressed.
+    static let storeUncompressedFrom = 256 << 10
+
+    /// A git object's kind.
+    enum Kind: String {
+        case blob, tree, commit
+    }
+
+    /// `.git/objects`.
+    let directory: String
+
+    /// Stores an object (unless it is stored already).
+    /// - Returns: its id, 40 lowercase hex digits, and how many bytes were stored (0 if none).
+    func write(_ kind: Kind, _ content: some Collection<UInt8>) throws -> (id: String, stored: Int) {
+        var object = Array("\(kind.rawValue) \(content.count)\0".utf8)
+        object.reserveCapacity(object.count + content.count)
+        object += content
+        let id = Hex.encode(Insecure.SHA1.hash(data: object))
+        let folder = directory + "/" + id.prefix(2)
+        let path = folder + "/" + id.dropFirst(2)
+        if access(path, F_OK) == 0 { return (id, 0) }
+        mkdir(folder, 0o755)
+        let compressed = try Self.deflate(object, level: content.count >= Self.storeUncompressedFrom ? 0 : 1)
+        let temporary = folder + "/tmp_obj_drover_\(UInt64.random(in: 0...UInt64.max))"
+        try FileIO.write(compressed, to: temporary, mode: 0o444, exclusive: true)
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw GitWriteError("cannot store object \(id)")
+        }
+        return (id, compressed.count)
+    }
+
+    private static func deflate(_ bytes: [UInt8], level: Int32) throws -> Data {
+        var capacity = compressBound(uLong(bytes.count))
+        var out = Data(count: Int(capacity))
+        let status = out.withUnsafeMutableBytes { target in
+            bytes.withUnsafeBufferPointer { source in
+                compress2(target.baseAddress?.assumingMemoryBound(to: Bytef.self), &capacity, source.baseAddress, uLong(bytes.count), level)
+            }
+        }
+        guard status == Z_OK else { throw GitWriteError("zlib failed (\(status))") }
+        out.count = Int(capacity)
+        return out
+    }
+}
+
+/// The dataset's repository could not be written; the message says where.
+struct GitWriteError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,119 @@
+import Dispatch
+import FoundationEssentials
+import GRDB
+import Synchronization
+
+/// Group commit for the inbox: concurrent ``Inbox/accept(idempotencyKey:kind:payload:at:)`` calls
+/// share one SQLite write transaction, and so one fsync, instead of one each.
+///
+/// Items wait while a transaction is being written; when it commits, everything that arrived in
+/// the meantime (up to ``maxBatch``) goes into the next one. An idle writer starts at once, so a
+/// lone delivery waits for no timer. Each caller is answered only after the transaction holding
+/// its item committed, with the same ``Inbox/Acceptance`` it would get alone: items are inserted
+/// in arrival order, so of several with one key the first is `.accepted` and the rest
+/// `.duplicate`. If a grouped transaction fails, each of its items is retried in a transaction of
+/// its own, so that one bad item fails only its own caller.
+///
+/// One writer per ``Ledger``, shared by every ``Inbox`` made from it.
+final class InboxWriter: Sendable {
+    /// At most this many items in one transaction.
+    static let maxBatch = 256
+
+    private struct Waiting {
+        var item: InboxItem
+        var answer: @Sendable (Result<Inbox.Acceptance, any Error>) -> Void
+    }
+
+    private struct State {
+        var waiting: [Waiting] = []
+        var writing = false
+    }
+
+    private let database: DatabasePool
+    private let state = Mutex(State())
+    /// Where transactions are written: never a thread of Swift's cooperative pool.
+    private let queue = DispatchQueue(label: "drover.inbox-writer")
+    /// How many grouped transactions committed (for tests and diagnostics).
+    let transactionsCommitted = Atomic<Int>(0)
+
+    init(database: DatabasePool) {
+        self.database = database
+    }
+
+    /// Stores `item` unless its key is stored already; returns once that is durable.
+    func accept(_ item: InboxItem) async throws -> Inbox.Acceptance {
+        try await withCheckedThrowingContinuation { continuation in
+            submit(item) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// The same, blocking the calling thread until the item's transaction committed.
+    func acceptBlocking(_ item: InboxItem) throws -> Inbox.Acceptance {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<Inbox.Acceptance, any Error>?>(nil)
+        submit(item) { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+
+    private func submit(_ item: InboxItem, answer: @escaping @Sendable (Result<Inbox.Acceptance, any Error>) -> Void) {
+        let startsWriting = state.withLock { state in
+            state.waiting.append(Waiting(item: item, answer: answer))
+            guard !state.writing else { return false }
+            state.writing = true
+            return true
+        }
+        if startsWriting {
+            queue.async { self.drain() }
+        }
+    }
+
+    /// Writes batches until nothing waits.
+    private func drain() {
+        while true {
+            let batch: [Waiting] = state.withLock { state in
+                guard !state.waiting.isEmpty else {
+                    state.writing = false
+                    return []
+                }
+                let count = min(Self.maxBatch, state.waiting.count)
+                let batch = Array(state.waiting.prefix(count))
+                state.waiting.removeFirst(count)
+                return batch
+            }
+            if batch.isEmpty { return }
+            write(batch)
+        }
+    }
+
+    private func write(_ batch: [Waiting]) {
+        let results: [Inbox.Acceptance]
+        do {
+            results = try database.write { db in
+                try batch.map { try Self.insert($0.item, in: db) }
+            }
+        } catch {
+            guard batch.count > 1 else {
+                batch[0].answer(.failure(error))
+                return
+            }
+            for waiting in batch {
+                waiting.answer(Result { try database.write { try Self.insert(waiting.item, in: $0) } })
+            }
+            return
+        }
+        transactionsCommitted.add(1, ordering: .relaxed)
+        for (waiting, result) in zip(batch, results) {
+            waiting.answer(.success(result))
+        }
+    }
+
+    static func insert(_ item: InboxItem, in db: Database) throws -> Inbox.Acceptance {
+        var item = item
+        try item.insert(db, onConflict: .ignore)
+        return db.changesCount > 0 ? .accepted : .duplicate
+    }
+}

@@ -1,0 +1,193 @@
+import ArgumentParser
+import DroverCore
+import DroverDataset
+import DroverServer
+import DroverStore
+import Foundation
+import Logging
+
+extension RaterPseudonymizer.Scheme: ExpressibleByArgument {}
+extension ExportFormat: ExpressibleByArgument {}
+
+struct Log: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the dataset's commits, newest first.")
+
+    @OptionGroup var settings: SettingsOptions
+    @Option(help: "Only commits that change a vote of this rater (the pseudonym in train.csv).") var rater: String?
+    @Option(help: "Only commits that add this image or change a vote on it (16 hex digits).") var image: String?
+    @Option(help: "How many commits.") var limit = 50
+
+    func run() async throws {
+        let imageID = try image.map { text in
+            guard let id = ImageID(validating: text) else { throw ValidationError("--image takes an image id: 16 lowercase hex digits") }
+            return id
+        }
+        let history = DatasetHistory(directory: try settings.load().datasetDirectory)
+        for commit in try await history.log(limit: limit, rater: rater, image: imageID) {
+            print("\(commit.sha.prefix(10))  \(commit.date)  \(commit.subject)")
+        }
+    }
+}
+
+struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one dataset commit: its message and the rows and images it changed.")
+
+    @OptionGroup var settings: SettingsOptions
+    @Argument(help: "A commit, tag or branch of the dataset.") var commit: String
+
+    func run() async throws {
+        let detail = try await DatasetHistory(directory: try settings.load().datasetDirectory).show(commit)
+        print("commit \(detail.sha)")
+        if detail.parents.count > 1 { print("merge  \(detail.parents.map { String($0.prefix(10)) }.joined(separator: " "))") }
+        print("date   \(detail.date)\n")
+        print(detail.message.split(separator: "\n", omittingEmptySubsequences: false).map { "    \($0)" }.joined(separator: "\n"))
+        if !detail.addedImages.isEmpty { print("\nimages added:\n" + detail.addedImages.map { "  + \($0)" }.joined(separator: "\n")) }
+        if !detail.addedRows.isEmpty || !detail.removedRows.isEmpty {
+            print("\n\(DatasetRepository.trainCSVPath):")
+            for row in detail.removedRows { print("  - \(row)") }
+            for row in detail.addedRows { print("  + \(row)") }
+        }
+    }
+}
+
+struct Revert: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Undo votes: a new commit removes their rows and says why; the history keeps them.",
+        discussion: """
+            Give a vote event id (the numbers in a commit's Drover-Vote-Events trailer), a commit, \
+            --rater or --since. The votes are retracted in the ledger (source "revert") and committed \
+            together: by this command when no server runs, else by the server's committer, which this \
+            command waits for. A revert takes rows out; it does not bring back an earlier rating.
+            """
+    )
+
+    @OptionGroup var settings: SettingsOptions
+    @Argument(help: "A vote event id or a dataset commit.") var target: String?
+    @Option(help: "Revert every active vote of this rater (the pseudonym in train.csv).") var rater: String?
+    @Option(help: "Revert every active vote set at or after this time (ISO 8601, e.g. 2026-11-29T14:00:00Z).") var since: String?
+    @Option(help: "Why; it becomes part of the commit's subject.") var reason: String
+
+    func validate() throws {
+        guard [target != nil, rater != nil, since != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of: a vote event id or commit, --rater, --since")
+        }
+    }
+
+    func run() async throws {
+        let configuration = try settings.load()
+        let logger = settings.logger()
+        let ledger = try Ledger(path: configuration.ledgerPath)
+        let selection = try await selection(ledger: ledger, datasetDirectory: configuration.datasetDirectory)
+        let result = try ledger.revert(selection, reason: reason)
+        let commits = try await Committer.commit(
+            changeSet: result.changeSet.id ?? 0, ledger: ledger, datasetDirectory: configuration.datasetDirectory, logger: logger
+        )
+        print("reverted \(counted(result.voteEvents.count, "vote")) \(selection) in \(commits.map { String($0.prefix(10)) }.joined(separator: ", "))")
+    }
+
+    /// A number that names a vote event is one; anything else must name a commit.
+    private func selection(ledger: Ledger, datasetDirectory: String) async throws -> RevertSelection {
+        if let rater { return .rater(rater) }
+        if let since {
+            guard let date = try? Date(since, strategy: .iso8601) else { throw ValidationError("--since takes an ISO 8601 time, like 2026-11-29T14:00:00Z") }
+            return .since(date)
+        }
+        let target = target ?? ""
+        if let id = Int64(target), try ledger.containsVoteEvent(id) { return .voteEvents([id]) }
+        return .commit(try await DatasetHistory(directory: datasetDirectory).resolve(target))
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add votes from a CSV in the seed schema (prompt,path,rating,rater,model_version), with their images.",
+        discussion: """
+            Image paths are relative to the CSV's directory; PNGs found there are added to the \
+            dataset. A row whose image is not there must name an image the dataset already has \
+            (images/<id>.png); otherwise the whole file is refused and nothing is imported.
+            """
+    )
+
+    @OptionGroup var settings: SettingsOptions
+    @Argument(help: "The CSV file.") var file: String
+
+    func run() async throws {
+        let configuration = try settings.load()
+        let logger = settings.logger()
+        let ledger = try Ledger(path: configuration.ledgerPath)
+        let votes = try DatasetImporter(isKnown: { try ledger.containsImage($0) }).votes(fromCSV: file)
+        let result = try ledger.importVotes(votes, scope: URL(filePath: file).lastPathComponent)
+        guard !result.images.isEmpty || !result.voteEvents.isEmpty else {
+            print("nothing new in \(file): the dataset already has these votes")
+            return
+        }
+        let commits = try await Committer.commit(
+            changeSet: result.changeSet.id ?? 0, ledger: ledger, datasetDirectory: configuration.datasetDirectory, logger: logger
+        )
+        let what = "\(counted(result.images.count, "image")) and \(counted(result.voteEvents.count, "vote"))"
+        print("imported \(what) in \(commits.map { String($0.prefix(10)) }.joined(separator: ", "))")
+    }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Export the dataset as committed, in a training format.")
+
+    @OptionGroup var settings: SettingsOptions
+    @Option(help: "The format: \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", ")).") var format: ExportFormat
+    @Option(help: "An empty or new directory to write to.") var out: String
+    @Option(help: "The dataset revision to export (a commit, tag or branch).") var at = "HEAD"
+
+    func run() async throws {
+        let history = DatasetHistory(directory: try settings.load().datasetDirectory)
+        let written = try await history.export(format, at: at, to: out)
+        print("wrote \(written.records) records (\(format.fileName)) and \(written.images) images of commit \(written.commit.prefix(10)) to \(out)")
+    }
+}
+
+struct Push: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Push the dataset to DROVER_DATASET_REMOTE now.")
+
+    @OptionGroup var settings: SettingsOptions
+
+    func run() async throws {
+        let configuration = try settings.load()
+        guard let remote = configuration.datasetRemote else { throw ValidationError("DROVER_DATASET_REMOTE is not set") }
+        let pusher = DatasetPusher(directory: configuration.datasetDirectory, remote: remote, logger: settings.logger())
+        print("pushed \(try await pusher.push().prefix(10))")
+    }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Approval rates per model version (95 % Wilson interval) and per rater, and inter-rater agreement."
+    )
+
+    @OptionGroup var settings: SettingsOptions
+    @Flag(help: "Print JSON, as GET /api/stats answers.") var json = false
+
+    func run() async throws {
+        let statistics = try Ledger(path: try settings.load().ledgerPath).statistics()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(statistics), as: UTF8.self))
+            return
+        }
+        print("| model_version | images | votes | approval | 95 % interval |\n|---|---:|---:|---:|---|")
+        for version in statistics.modelVersions {
+            let interval = version.approvalInterval.map { "\(percent($0.lower)) – \(percent($0.upper))" } ?? "—"
+            print("| \(version.modelVersion) | \(version.images) | \(version.votes) | \(version.approvalRate.map(percent) ?? "—") | \(interval) |")
+        }
+        print("\n| rater | votes | approval |\n|---|---:|---:|")
+        for rater in statistics.raters { print("| \(rater.rater) | \(rater.votes) | \(percent(rater.approvalRate)) |") }
+        let alpha = statistics.agreement.krippendorffAlpha.map { String(format: "%.3f", $0) } ?? "undefined"
+        print("\nKrippendorff's alpha (nominal): \(alpha) over \(statistics.agreement.images) images rated by two or more raters")
+    }
+
+    private func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
+}
+
+/// `1 vote`, `2 votes`.
+func counted(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
+}

@@ -1,0 +1,62 @@
+import DroverCore
+@testable import DroverDataset
+import DroverStore
+import DroverTestSupport
+import Foundation
+import Logging
+import Testing
+
+/// The committer writes git's objects, trees, branch and index itself; git must agree with all of it.
+@Suite struct CommitWriterTests {
+    @Test func aLargeTrainCSVIsStoredUncompressedAndGitReadsItBack() async throws {
+        let (fixture, images) = try await DatasetFixture.withImages(count: 40)
+        defer { fixture.directory.remove() }
+        try await fixture.ledger.database.write { db in
+            for (index, image) in images.enumerated() {
+                for rater in 0..<100 {
+                    let command = VoteCommand(imageID: image, rater: "rater-\(rater)", choice: (index + rater) % 3 == 0 ? .down : .up, source: "web", occurredAt: Date())
+                    _ = try Ledger.apply(command, in: db)
+                }
+            }
+        }
+        let committer = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), maxChangesPerCommit: 5_000, logger: Logger(label: "test"))
+        try await committer.commitPending()
+        let file = try #require(try FileIO.read(fixture.repository.directory + "/annotations/train.csv"))
+        #expect(file.count >= LooseObjects.storeUncompressedFrom, "large enough to be stored uncompressed")
+        #expect(Array(try await fixture.git.run(["show", "HEAD:annotations/train.csv"], outputLimit: 1 << 26).utf8) == file)
+        #expect(try await fixture.committedRows().count == 4_000)
+        #expect(try await fixture.git.run(["fsck", "--strict"]).isEmpty)
+        #expect(try await fixture.git.run(["status", "--porcelain"]).isEmpty)
+        #expect(try await fixture.git.run(["diff", "--stat", "HEAD"]).isEmpty)
+    }
+
+    @Test func aCommitMadeByHandIsNeverLost() async throws {
+        let (fixture, images) = try await DatasetFixture.withImages(count: 1)
+        defer { fixture.directory.remove() }
+        try fixture.vote(.up, by: "r1", on: images[0])
+        try await fixture.committer.commitAll()
+        try await fixture.git.run(["commit", "-q", "--allow-empty", "-m", "A note by hand"])
+        try fixture.vote(.up, by: "r2", on: images[0])
+        await #expect(throws: RepositoryMovedError.self) { try await fixture.committer.commitAll() }
+        try await fixture.committer.commitPending()  // reloads HEAD, as the service does after a failure
+        #expect(Array(try await fixture.subjects().prefix(2)) == ["Approve image \(images[0]) by rater r2", "A note by hand"])
+        #expect(try await fixture.committedRows().count == 2)
+        // The commit object of the attempt that found main moved is left dangling, as git leaves them.
+        #expect(try await fixture.git.run(["fsck", "--strict", "--no-dangling"]).isEmpty)
+    }
+
+    @Test func looseObjectsArePackedInTheBackground() async throws {
+        let (fixture, images) = try await DatasetFixture.withImages(count: 2)
+        defer { fixture.directory.remove() }
+        let committer = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), packThreshold: 1, logger: Logger(label: "test"))
+        try await withService(committer) {
+            try fixture.vote(.up, by: "r1", on: images[0])
+            try await eventually("a pack") {
+                let packs = try FileManager.default.contentsOfDirectory(atPath: fixture.repository.directory + "/.git/objects/pack")
+                return packs.contains { $0.hasSuffix(".pack") } && fixture.repository.unpackedBytes == 0
+            }
+        }
+        #expect(try await fixture.git.run(["fsck", "--strict"]).isEmpty)
+        #expect(try await fixture.committedRows() == ["images/\(images[0]).png,Approve,r1"])
+    }
+}

@@ -1,0 +1,104 @@
+import Dispatch
+@testable import DroverStore
+import DroverTestSupport
+import Foundation
+import GRDB
+import Synchronization
+import Testing
+
+/// Group commit of inbox writes (``InboxWriter``): concurrent accepts share transactions, yet each
+/// caller gets the answer it would get alone, and only once its item is durable.
+@Suite struct InboxGroupCommitTests {
+    private func withLedger(_ body: (Ledger, String) async throws -> Void) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/drover.sqlite"
+        try await body(try Ledger(path: path), path)
+    }
+
+    /// Keys stored in the file, read through a connection of its own.
+    private func storedKeys(at path: String) throws -> [String: Int] {
+        let queue = try DatabaseQueue(path: path)
+        let keys = try queue.read { try String.fetchAll($0, sql: "SELECT idempotencyKey FROM inboxItem") }
+        return keys.reduce(into: [:]) { $0[$1, default: 0] += 1 }
+    }
+
+    @Test func concurrentAcceptsWithDuplicatesGiveOneAcceptedPerKey() async throws {
+        try await withLedger { ledger, path in
+            let inbox = Inbox(ledger: ledger)
+            let keys = (0..<50).map { "slack-event:Ev\($0)" }
+            let results = try await withThrowingTaskGroup(of: (String, Inbox.Acceptance).self) { group in
+                for copy in 0..<4 {
+                    for key in keys {
+                        group.addTask {
+                            (key, try await inbox.acceptAsync(idempotencyKey: key, kind: "vote", payload: Data("\(copy)".utf8)))
+                        }
+                    }
+                }
+                return try await group.reduce(into: [(String, Inbox.Acceptance)]()) { $0.append($1) }
+            }
+            #expect(results.count == 200)
+            let accepted = results.filter { $0.1 == .accepted }.map(\.0)
+            #expect(accepted.sorted() == keys.sorted())
+            #expect(results.filter { $0.1 == .duplicate }.count == 150)
+            #expect(try storedKeys(at: path) == Dictionary(uniqueKeysWithValues: keys.map { ($0, 1) }))
+            // They were grouped: fewer transactions than deliveries.
+            #expect(ledger.inboxWriter.transactionsCommitted.load(ordering: .relaxed) < 200)
+        }
+    }
+
+    @Test func eachItemIsDurableWhenAcceptReturns() async throws {
+        try await withLedger { ledger, path in
+            let inbox = Inbox(ledger: ledger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<64 {
+                    group.addTask { () async throws in
+                        let key = "k\(index)"
+                        let acceptance = try await inbox.acceptAsync(idempotencyKey: key, kind: "vote", payload: Data())
+                        #expect(acceptance == .accepted)
+                        // Committed: another connection to the file sees it at once.
+                        let stored = try storedKeys(at: path)[key]
+                        #expect(stored == 1)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // And a ledger opened afresh on the file has every one, pending for the worker.
+            let reopened = try Ledger(path: path)
+            #expect(try Inbox(ledger: reopened).depth() == 64)
+        }
+    }
+
+    @Test func blockingAcceptsFromManyThreadsAreGroupedToo() async throws {
+        try await withLedger { ledger, path in
+            let inbox = Inbox(ledger: ledger)
+            let outcomes = Mutex<[Inbox.Acceptance]>([])
+            DispatchQueue.concurrentPerform(iterations: 40) { index in
+                let result = try? inbox.accept(idempotencyKey: "key-\(index % 10)", kind: "vote", payload: Data())
+                outcomes.withLock { $0.append(result ?? .duplicate) }
+            }
+            let all = outcomes.withLock { $0 }
+            #expect(all.filter { $0 == .accepted }.count == 10)
+            #expect(all.filter { $0 == .duplicate }.count == 30)
+            let stored = try storedKeys(at: path)
+            #expect(stored.count == 10)
+        }
+    }
+
+    @Test func sameKeyInArrivalOrderKeepsTheFirstPayload() async throws {
+        try await withLedger { ledger, _ in
+            let inbox = Inbox(ledger: ledger)
+            #expect(try await inbox.acceptAsync(idempotencyKey: "Ev1", kind: "vote", payload: Data("first".utf8)) == .accepted)
+            #expect(try await inbox.acceptAsync(idempotencyKey: "Ev1", kind: "vote", payload: Data("second".utf8)) == .duplicate)
+            #expect(try inbox.accept(idempotencyKey: "Ev1", kind: "vote", payload: Data("third".utf8)) == .duplicate)
+            let item = try inbox.claimNext(leaseDuration: .seconds(30))
+            #expect(item.map { String(decoding: $0.payload, as: UTF8.self) } == "first")
+        }
+    }
+
+    @Test func inboxesOfOneLedgerShareItsWriter() async throws {
+        try await withLedger { ledger, _ in
+            #expect(Inbox(ledger: ledger).writer === Inbox(ledger: ledger).writer)
+        }
+    }
+}

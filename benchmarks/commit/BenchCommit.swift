@@ -1,0 +1,358 @@
+import DroverCore
+import DroverDataset
+import DroverStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `swift run -c release drover-bench-commit [--sizes 1000,10000,100000] [--commits 100]
+/// [--oxen-commits 20] [--sustain-seconds 10] [--python .venv/bin/python]`
+///
+/// Per-change commit latency at each size of `train.csv`, Drover's committer side by side with
+/// plain `git add && git commit` of the same file and with a local Oxen repository (`oxenai`,
+/// add + commit per vote); sustained votes per second under group commit; the repository's size
+/// after `git gc`. Prints a markdown table.
+@main
+struct BenchCommit {
+    static func main() async throws {
+        let options = try Options(CommandLine.arguments.dropFirst())
+        // BENCH_LOG=1 shows the committer's log: each commit with its time spent writing files and in git.
+        if ProcessInfo.processInfo.environment["BENCH_LOG"] == "1" {
+            LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        } else {
+            LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
+        }
+        let root = FileManager.default.temporaryDirectory.appending(path: "drover-bench-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        say("commit benchmark: \(options.commits) commits per size (Oxen: \(options.oxenCommits)), images of \(Workload.imageBytes) bytes, in \(root)\n")
+        var results: [SizeResult] = []
+        for rows in options.sizes {
+            let workload = Workload(rows: rows)
+            let drover = try await DroverRun.measure(workload, commits: options.commits, method: .objects, in: "\(root)/drover-\(rows)")
+            let before = try await DroverRun.measure(workload, commits: options.commits, method: .gitCommands, in: "\(root)/before-\(rows)")
+            let git = try await PlainGitRun.measure(workload, commits: options.commits, in: "\(root)/git-\(rows)")
+            let oxen = await OxenRun.measure(workload, commits: options.oxenCommits, python: options.python, in: "\(root)/oxen-\(rows)")
+            results.append(SizeResult(rows: rows, drover: drover, before: before, git: git, oxen: oxen))
+            say("measured \(rows) rows: Drover p50 \(drover.p50) ms (before: \(before.p50) ms), git p50 \(git.p50) ms, Oxen p50 \(oxen.map { "\($0.p50) ms" } ?? "n/a")")
+        }
+        let sustainRows = options.sizes.contains(10_000) ? 10_000 : options.sizes[0]
+        var sustained: [Sustained.Result] = []
+        for votesPerTransaction in [1, 100] {
+            sustained.append(try await Sustained.measure(
+                Workload(rows: sustainRows), seconds: options.sustainSeconds, votesPerTransaction: votesPerTransaction,
+                in: "\(root)/sustained-\(votesPerTransaction)"
+            ))
+        }
+        say()
+        say(Report.table(results, sustained: sustained))
+    }
+}
+
+/// Prints a line at once (standard output may be a pipe).
+func say(_ text: String = "") {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+struct Options {
+    var sizes = [1_000, 10_000, 100_000]
+    var commits = 100
+    var oxenCommits = 20
+    var sustainSeconds = 10.0
+    var python = FileManager.default.currentDirectoryPath + "/.venv/bin/python"
+
+    init(_ arguments: ArraySlice<String>) throws {
+        var iterator = arguments.makeIterator()
+        while let name = iterator.next() {
+            guard let value = iterator.next() else { throw BenchError("\(name) needs a value") }
+            switch name {
+            case "--sizes": sizes = value.split(separator: ",").compactMap { Int($0) }
+            case "--commits": commits = Int(value) ?? commits
+            case "--oxen-commits": oxenCommits = Int(value) ?? oxenCommits
+            case "--sustain-seconds": sustainSeconds = Double(value) ?? sustainSeconds
+            case "--python": python = value.hasPrefix("/") ? value : FileManager.default.currentDirectoryPath + "/" + value
+            default: throw BenchError("unknown option \(name)")
+            }
+        }
+        guard !sizes.isEmpty, commits > 1 else { throw BenchError("--sizes needs a size and --commits at least 2") }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `rows` votes: `images` images × `raters` raters, and the votes the measured commits add.
+struct Workload {
+    static let imageBytes = 4_096
+    let rows: Int
+    let images: Int
+    var raters: Int { rows / images }
+    /// Random, so incompressible, bytes standing in for each image's PNG (the committer never decodes them).
+    private let pngs: [Data]
+
+    init(rows: Int) {
+        self.rows = rows
+        images = max(rows / 100, 1)
+        pngs = (0..<images).map { _ in Data((0..<Self.imageBytes).map { _ in UInt8.random(in: 0...255) }) }
+    }
+
+    func png(_ index: Int) -> Data { pngs[index] }
+
+    func rating(image: Int, rater: Int) -> Rating { (image * 31 + rater * 17) % 5 < 3 ? .approve : .disapprove }
+
+    /// The measured change number `k`: a new rater on an image (a row appended), or every other
+    /// time an existing rater changing their mind (a row rewritten in place).
+    func change(_ k: Int) -> (image: Int, rater: String, choice: VoteChoice) {
+        if k.isMultiple(of: 2) { return (k % images, "new-\(k)", .up) }
+        let image = (k * 7) % images, rater = (k * 13) % raters
+        return (image, "r\(rater)", VoteChoice(rating(image: image, rater: rater) == .approve ? .disapprove : .approve))
+    }
+}
+
+/// Latency percentiles in milliseconds, and the store's size after gc against the data's.
+struct Measurement {
+    var p50: Double
+    var p99: Double
+    var storeBytes: Int
+    var dataBytes: Int
+
+    init(_ times: [Duration], storeBytes: Int, dataBytes: Int) {
+        let sorted = times.map { Double($0.components.seconds) * 1_000 + Double($0.components.attoseconds) / 1e15 }.sorted()
+        p50 = Self.rounded(sorted[sorted.count / 2])
+        p99 = Self.rounded(sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)])
+        self.storeBytes = storeBytes
+        self.dataBytes = dataBytes
+    }
+
+    init(p50: Double, p99: Double, storeBytes: Int, dataBytes: Int) {
+        (self.p50, self.p99, self.storeBytes, self.dataBytes) = (p50, p99, storeBytes, dataBytes)
+    }
+
+    static func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }
+}
+
+struct SizeResult {
+    var rows: Int
+    var drover: Measurement
+    /// The committer as it was: `git add`, `git commit`, `git rev-parse` per commit.
+    var before: Measurement
+    var git: Measurement
+    var oxen: Measurement?
+}
+
+/// Drover's committer: the ledger preloaded with `rows` votes committed at once, then one vote
+/// per commit, timed from the committer's call to its return.
+enum DroverRun {
+    static func measure(
+        _ workload: Workload, commits: Int, method: DatasetRepository.CommitMethod, in directory: String
+    ) async throws -> Measurement {
+        let (ledger, repository, imageIDs) = try await preload(workload, method: method, in: directory)
+        let committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: Logger(label: "bench"))
+        try await committer.commitPending()
+        var times: [Duration] = []
+        for k in 0..<commits {
+            let change = workload.change(k)
+            try await ledger.database.write { db in
+                _ = try Ledger.apply(VoteCommand(imageID: imageIDs[change.image], rater: change.rater, choice: change.choice, source: "bench", occurredAt: Date()), in: db)
+            }
+            let started = ContinuousClock.now
+            try await committer.commitAll()
+            times.append(ContinuousClock.now - started)
+        }
+        return Measurement(times, storeBytes: try await Sizes.afterGC(repository.directory), dataBytes: try Sizes.data(repository.directory))
+    }
+
+    /// A ledger and dataset holding `workload.rows` committed votes.
+    static func preload(
+        _ workload: Workload, method: DatasetRepository.CommitMethod = .objects, in directory: String
+    ) async throws -> (Ledger, DatasetRepository, [ImageID]) {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let ledger = try Ledger(path: directory + "/drover.sqlite")
+        let repository = try await DatasetRepository.open(at: directory + "/dataset", commitMethod: method)
+        let generation = GenerationRecord(
+            id: "bench", prompt: "a fluffy ox eating almonds", negativePrompt: nil, steps: 30, guidanceScale: 7.5, width: 512, height: 512,
+            model: "bench", modelVersion: "0-1", backend: "procedural", requestedBy: "bench", createdAt: Date()
+        )
+        let images = (0..<workload.images).map { index in
+            ImageRecord(id: ImageID(pngBytes: workload.png(index)), generationID: "bench", position: index, seed: UInt32(index), png: workload.png(index), postedTo: nil, createdAt: Date())
+        }
+        let ids = try ledger.record(generation, images: images)
+        try await ledger.database.write { db in
+            for image in 0..<workload.images {
+                for rater in 0..<workload.raters {
+                    let choice = VoteChoice(workload.rating(image: image, rater: rater))
+                    _ = try Ledger.apply(VoteCommand(imageID: ids[image], rater: "r\(rater)", choice: choice, source: "bench", occurredAt: Date()), in: db)
+                }
+            }
+        }
+        let loader = Committer(
+            ledger: ledger, repository: repository, doorbell: Doorbell(), maxChangesPerCommit: workload.rows + workload.images, logger: Logger(label: "bench")
+        )
+        try await loader.commitPending()
+        return (ledger, repository, ids)
+    }
+}
+
+/// The same file committed with plain `git add && git commit`, one vote per commit.
+enum PlainGitRun {
+    static func measure(_ workload: Workload, commits: Int, in directory: String) async throws -> Measurement {
+        try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
+        let git = Git(directory: directory)
+        try await git.run(["init", "-q", "-b", "main"])
+        for image in 0..<workload.images {
+            try workload.png(image).write(to: URL(filePath: "\(directory)/images/\(ImageID(pngBytes: workload.png(image))).png"))
+        }
+        var rows = Self.rows(workload)
+        try write(rows, to: directory)
+        try await git.run(["add", "-A"])
+        try await git.run(["commit", "-q", "-m", "preload"])
+        var times: [Duration] = []
+        for k in 0..<commits {
+            let change = workload.change(k)
+            let started = ContinuousClock.now
+            let key = "\(change.image)|\(change.rater)"
+            let line = CSV.line(["a fluffy ox eating almonds", "images/\(change.image).png", change.choice.rating?.rawValue ?? "", change.rater, "0-1", Timestamp.iso8601(Date()), "bench"])
+            if let index = rows.keys[key] { rows.lines[index] = line } else { rows.keys[key] = rows.lines.count; rows.lines.append(line) }
+            try write(rows, to: directory)
+            try await git.run(["add", "train.csv"])
+            try await git.run(["commit", "-q", "-m", "vote \(k)"])
+            times.append(ContinuousClock.now - started)
+        }
+        return Measurement(times, storeBytes: try await Sizes.afterGC(directory), dataBytes: try Sizes.data(directory))
+    }
+
+    static func rows(_ workload: Workload) -> (lines: [String], keys: [String: Int]) {
+        var lines: [String] = [], keys: [String: Int] = [:]
+        for image in 0..<workload.images {
+            for rater in 0..<workload.raters {
+                keys["\(image)|r\(rater)"] = lines.count
+                lines.append(CSV.line([
+                    "a fluffy ox eating almonds", "images/\(image).png", workload.rating(image: image, rater: rater).rawValue, "r\(rater)", "0-1",
+                    Timestamp.iso8601(Date()), "bench",
+                ]))
+            }
+        }
+        return (lines, keys)
+    }
+
+    static func write(_ rows: (lines: [String], keys: [String: Int]), to directory: String) throws {
+        try Data((CSV.line(TrainingRow.columns) + rows.lines.joined()).utf8).write(to: URL(filePath: directory + "/train.csv"))
+    }
+}
+
+/// A local Oxen repository (`oxenai` from PyPI, the seed tutorial's store), add + commit per vote,
+/// driven by `oxen_bench.py`; `nil` when oxenai is not installed or fails.
+enum OxenRun {
+    static func measure(_ workload: Workload, commits: Int, python: String, in directory: String) async -> Measurement? {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try PlainGitRun.write(PlainGitRun.rows(workload), to: directory)
+            let script = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "oxen_bench.py").path
+            let output = try await Command.run(python, [script, directory, "\(commits)"], in: directory)
+            let json = try JSONSerialization.jsonObject(with: Data(output.split(separator: "\n").last.map { Array($0.utf8) } ?? [])) as? [String: Any]
+            guard let times = json?["times_ms"] as? [Double], let store = json?["store_bytes"] as? Int, let data = json?["data_bytes"] as? Int else { return nil }
+            let sorted = times.sorted()
+            return Measurement(
+                p50: Measurement.rounded(sorted[sorted.count / 2]),
+                p99: Measurement.rounded(sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]),
+                storeBytes: store, dataBytes: data
+            )
+        } catch {
+            say("Oxen skipped: \(error)")
+            return nil
+        }
+    }
+}
+
+/// Votes recorded as fast as one writer can while the committer runs as in `drover serve` (group
+/// commit, no gather window); votes per second from the first vote to the commit of the last.
+/// With one vote per transaction (as the inbox worker records them) the ledger's synchronous
+/// SQLite commits are the limit; with 100 per transaction, the committer is.
+enum Sustained {
+    struct Result {
+        var rows: Int
+        var votesPerTransaction: Int
+        var votes: Int
+        var commits: Int
+        var seconds: Double
+        var votesPerSecond: Double { Double(votes) / seconds }
+    }
+
+    static func measure(_ workload: Workload, seconds: Double, votesPerTransaction: Int, in directory: String) async throws -> Result {
+        let (ledger, repository, ids) = try await DroverRun.preload(workload, in: directory)
+        let doorbell = Doorbell()
+        let committer = Committer(ledger: ledger, repository: repository, doorbell: doorbell, logger: Logger(label: "bench"))
+        let group = ServiceGroup(configuration: .init(services: [committer], gracefulShutdownSignals: [], logger: Logger(label: "bench")))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let before = committer.status.commits
+            let started = ContinuousClock.now
+            let deadline = started + .milliseconds(Int(seconds * 1_000))
+            var votes = 0
+            while ContinuousClock.now < deadline {
+                let batch = (votes..<(votes + votesPerTransaction)).map { (ids[$0 % ids.count], "s\($0)") }
+                try await ledger.database.write { db in
+                    for (image, rater) in batch {
+                        _ = try Ledger.apply(VoteCommand(imageID: image, rater: rater, choice: .up, source: "bench", occurredAt: Date()), in: db)
+                    }
+                }
+                doorbell.ring()
+                votes += votesPerTransaction
+            }
+            while try !ledger.pendingChanges(limit: 1).isEmpty { try await Task.sleep(for: .milliseconds(2)) }
+            let elapsed = ContinuousClock.now - started
+            let commits = committer.status.commits - before
+            await group.triggerGracefulShutdown()
+            try await tasks.next()
+            return Result(rows: workload.rows, votesPerTransaction: votesPerTransaction, votes: votes, commits: commits, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
+    }
+}
+
+enum Sizes {
+    /// The repository's `.git` after `git gc`.
+    static func afterGC(_ directory: String) async throws -> Int {
+        try await Git(directory: directory).run(["gc", "-q"])
+        return try bytes(under: directory + "/.git")
+    }
+
+    /// The working tree without `.git` / `.oxen`.
+    static func data(_ directory: String) throws -> Int {
+        try bytes(under: directory) - bytes(under: directory + "/.git")
+    }
+
+    static func bytes(under directory: String) throws -> Int {
+        guard let files = FileManager.default.enumerator(at: URL(filePath: directory), includingPropertiesForKeys: [.fileSizeKey, .isRegularFileKey]) else { return 0 }
+        var total = 0
+        for case let file as URL in files {
+            let values = try file.resourceValues(forKeys: [.fileSizeKey, .isRegularFileKey])
+            if values.isRegularFile == true { total += values.fileSize ?? 0 }
+        }
+        return total
+    }
+}
+
+enum Report {
+    static func table(_ results: [SizeResult], sustained: [Sustained.Result]) -> String {
+        var out = "| rows in train.csv | Drover p50 / p99 (ms) | Drover before: git add + commit + rev-parse (ms) | plain git add+commit p50 / p99 (ms) | Oxen add+commit p50 / p99 (ms) | before ÷ Drover (p50) | git ÷ Drover (p50) | Oxen ÷ Drover (p50) | store after gc ÷ data: Drover / git / Oxen |\n"
+        out += "|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+        for result in results {
+            let oxen = result.oxen
+            out += "| \(result.rows.formatted()) | \(result.drover.p50) / \(result.drover.p99) | \(result.before.p50) / \(result.before.p99) | "
+            out += "\(result.git.p50) / \(result.git.p99) | \(oxen.map { "\($0.p50) / \($0.p99)" } ?? "n/a") | "
+            out += "\(ratio(result.before.p50, result.drover.p50)) | \(ratio(result.git.p50, result.drover.p50)) | "
+            out += "\(oxen.map { ratio($0.p50, result.drover.p50) } ?? "n/a") | "
+            out += "\(ratio(result.drover)) / \(ratio(result.git)) / \(oxen.map(ratio) ?? "n/a") |\n"
+        }
+        for run in sustained {
+            out += "\nSustained under group commit at \(run.rows.formatted()) rows, \(run.votesPerTransaction) vote(s) per ledger transaction: "
+            out += "\(run.votes.formatted()) votes in \(String(format: "%.1f", run.seconds)) s = **\(Int(run.votesPerSecond).formatted()) votes/s**, "
+            out += "\(run.commits) commits (\(String(format: "%.1f", Double(run.votes) / Double(max(run.commits, 1)))) votes per commit)\n"
+        }
+        return out
+    }
+
+    static func ratio(_ a: Double, _ b: Double) -> String { String(format: "%.1f×", a / max(b, 0.001)) }
+    static func ratio(_ m: Measurement) -> String { String(format: "%.2f×", Double(m.storeBytes) / Double(max(m.dataBytes, 1))) }
+}
