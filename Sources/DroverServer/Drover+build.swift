@@ -91,7 +91,7 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
             services.append(SocketModeClient(
                 appToken: appToken, apiURL: settings.apiURL, pingInterval: settings.socketPingInterval, logger: logger
             ) { envelope in
-                try intake.receive(envelope)
+                try await intake.receive(envelope)
             })
         }
     }

@@ -215,7 +215,7 @@ extension TestClientProtocol {
         try await FakeSlack.run { fake in
             fake.state.withLock {
                 $0.rateLimits["files.getUploadURLExternal"] = 1
-                $0.fileReadyAfter = .milliseconds(700)
+                $0.fileReadyAfter = .milliseconds(2_500)
             }
             let directory = try TemporaryDirectory()
             defer { directory.remove() }

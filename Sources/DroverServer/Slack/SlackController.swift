@@ -23,7 +23,13 @@ struct SlackController {
         } catch {
             throw HTTPError(.badRequest, message: "not an Events API payload: \(Self.describe(error))")
         }
-        switch try badRequestOnIntakeError({ try intake.receive(envelope) }) {
+        let answer: SlackIntake.EventAnswer
+        do {
+            answer = try await intake.receive(envelope)
+        } catch let error as SlackIntakeError {
+            throw HTTPError(.badRequest, message: error.description)
+        }
+        switch answer {
         case .challenge(let challenge):
             return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: challenge)))
         case .acknowledged:
@@ -37,7 +43,7 @@ struct SlackController {
         guard let command = SlashCommand(form: form) else {
             throw HTTPError(.badRequest, message: "a slash command needs team_id, channel_id, user_id, command, response_url and trigger_id")
         }
-        let text = try intake.receive(command)
+        let text = try await intake.receive(command)
         let body = try JSONSerialization.data(withJSONObject: ["response_type": "ephemeral", "text": text])
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
@@ -47,17 +53,9 @@ struct SlackController {
         guard let payloadText = form["payload"] else { throw HTTPError(.badRequest, message: "no payload field") }
         // Other interaction types (shortcuts, view submissions) do not decode and are not Drover's.
         if let payload = try? JSONDecoder().decode(BlockActionsPayload.self, from: Data(payloadText.utf8)) {
-            try intake.receive(payload)
+            try await intake.receive(payload)
         }
         return Response(status: .ok)
-    }
-
-    private func badRequestOnIntakeError<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as SlackIntakeError {
-            throw HTTPError(.badRequest, message: error.description)
-        }
     }
 
     private static func form(_ request: Request, context: DroverRequestContext) async throws -> [String: String] {

@@ -25,7 +25,7 @@ struct SlackIntake: Sendable {
 
     /// Takes an Events API envelope.
     /// - Throws: ``SlackIntakeError`` for an envelope that cannot be valid.
-    func receive(_ envelope: EventEnvelope) throws -> EventAnswer {
+    func receive(_ envelope: EventEnvelope) async throws -> EventAnswer {
         switch envelope.type {
         case "url_verification":
             guard let challenge = envelope.challenge else { throw SlackIntakeError("url_verification without a challenge") }
@@ -35,9 +35,9 @@ struct SlackIntake: Sendable {
                 throw SlackIntakeError("event_callback without an event_id")
             }
             if let change = ReactionChange(envelope: envelope) {
-                try accept(key: "slack-event:\(eventID)", kind: ReactionHandler.kind, payload: change, ringing: votesDoorbell)
+                try await accept(key: "slack-event:\(eventID)", kind: ReactionHandler.kind, payload: change, ringing: votesDoorbell)
             } else if let listenBotUser, let share = FileShare(envelope: envelope, by: listenBotUser) {
-                try accept(key: "slack-event:\(eventID)", kind: SharedFileHandler.kind, payload: share, ringing: generationsDoorbell)
+                try await accept(key: "slack-event:\(eventID)", kind: SharedFileHandler.kind, payload: share, ringing: generationsDoorbell)
             }
             return .acknowledged
         default:
@@ -48,7 +48,7 @@ struct SlackIntake: Sendable {
     }
 
     /// Takes a slash command and returns the ephemeral text to show the requester at once.
-    func receive(_ command: SlashCommand) throws -> String {
+    func receive(_ command: SlashCommand) async throws -> String {
         let usage = OxCommand.usage(command: slashCommand)
         let parsed: OxCommand
         do {
@@ -65,7 +65,7 @@ struct SlackIntake: Sendable {
             guard try inbox.depth(kinds: [SlashCommandHandler.kind]) < maxQueuedCommands else {
                 return "Drover is busy with other images right now — please try again in a minute."
             }
-            try accept(
+            try await accept(
                 key: "slack-command:\(command.triggerID)", kind: SlashCommandHandler.kind,
                 payload: SlashCommandJob(command: command, request: generation), ringing: generationsDoorbell
             )
@@ -75,17 +75,18 @@ struct SlackIntake: Sendable {
     }
 
     /// Takes an interaction; vote-button clicks become votes, anything else is ignored.
-    func receive(_ payload: BlockActionsPayload) throws {
+    func receive(_ payload: BlockActionsPayload) async throws {
         for vote in ButtonVote.votes(in: payload) {
-            try accept(
+            try await accept(
                 key: "slack-action:\(vote.actionTS):\(vote.user):\(vote.imageID)", kind: ButtonHandler.kind, payload: vote,
                 ringing: votesDoorbell
             )
         }
     }
 
-    private func accept(key: String, kind: String, payload: some Encodable, ringing doorbell: Doorbell) throws {
-        _ = try inbox.accept(idempotencyKey: key, kind: kind, payload: try JSONEncoder().encode(payload))
+    /// One durable inbox write (grouped with concurrent ones into one transaction), then a ring.
+    private func accept(key: String, kind: String, payload: some Encodable, ringing doorbell: Doorbell) async throws {
+        _ = try await inbox.acceptAsync(idempotencyKey: key, kind: kind, payload: try JSONEncoder().encode(payload))
         doorbell.ring()
     }
 }
