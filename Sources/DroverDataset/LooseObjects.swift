@@ -7,14 +7,16 @@ import Foundation
 /// `git hash-object -w` does, without starting a process: SHA-1 over `<type> <size>\0<content>`,
 /// zlib-compressed, written beside its final name and renamed into place, read-only.
 ///
-/// Small objects get git's own level for loose objects (1, best speed). Large ones — `train.csv`
-/// once it holds thousands of rows, rewritten by every vote — are stored uncompressed (zlib level
-/// 0): compressing 1 MB costs ~10 ms, more than all the rest of a commit, and the committer packs
-/// loose objects in the background soon after (`git repack`, which delta-compresses the versions
-/// of the file against each other far better than zlib could one by one).
+/// Objects get git's own level for loose objects (1, best speed), except mid-sized ones —
+/// `train.csv` with thousands of rows, rewritten by every vote — which are stored uncompressed
+/// (zlib level 0): compressing 1 MB costs ~10 ms, more than all the rest of a commit, and the
+/// committer packs loose objects in the background soon after (`git repack`, which
+/// delta-compresses the versions of the file against each other far better than zlib could one
+/// by one). Past a few MB, raw copies would fill the disk and the repacks faster than they save
+/// time (measured: 100k rows got slower), so those are compressed again.
 struct LooseObjects: Sendable {
-    /// Objects at least this large are stored uncompressed.
-    static let storeUncompressedFrom = 256 << 10
+    /// Objects of this many bytes are stored uncompressed.
+    static let storedUncompressed = (256 << 10)..<(4 << 20)
 
     /// A git object's kind.
     enum Kind: String {
@@ -35,7 +37,7 @@ struct LooseObjects: Sendable {
         let path = folder + "/" + id.dropFirst(2)
         if access(path, F_OK) == 0 { return (id, 0) }
         mkdir(folder, 0o755)
-        let compressed = try Self.deflate(object, level: content.count >= Self.storeUncompressedFrom ? 0 : 1)
+        let compressed = try Self.deflate(object, level: Self.storedUncompressed.contains(content.count) ? 0 : 1)
         let temporary = folder + "/tmp_obj_drover_\(UInt64.random(in: 0...UInt64.max))"
         try FileIO.write(compressed, to: temporary, mode: 0o444, exclusive: true)
         guard rename(temporary, path) == 0 else {

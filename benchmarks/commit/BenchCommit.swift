@@ -36,15 +36,10 @@ struct BenchCommit {
             say("measured \(rows) rows: Drover p50 \(drover.p50) ms (before: \(before.p50) ms), git p50 \(git.p50) ms, Oxen p50 \(oxen.map { "\($0.p50) ms" } ?? "n/a")")
         }
         let sustainRows = options.sizes.contains(10_000) ? 10_000 : options.sizes[0]
-        var sustained: [Sustained.Result] = []
-        for votesPerTransaction in [1, 100] {
-            sustained.append(try await Sustained.measure(
-                Workload(rows: sustainRows), seconds: options.sustainSeconds, votesPerTransaction: votesPerTransaction,
-                in: "\(root)/sustained-\(votesPerTransaction)"
-            ))
-        }
+        let sustained = try await Sustained.measure(Workload(rows: sustainRows), seconds: options.sustainSeconds, in: "\(root)/sustained")
+        let drained = try await Sustained.drain(Workload(rows: sustainRows), votes: 20_000, in: "\(root)/drain")
         say()
-        say(Report.table(results, sustained: sustained))
+        say(Report.table(results, sustained: sustained, drained: drained))
     }
 }
 
@@ -265,21 +260,36 @@ enum OxenRun {
     }
 }
 
-/// Votes recorded as fast as one writer can while the committer runs as in `drover serve` (group
-/// commit, no gather window); votes per second from the first vote to the commit of the last.
-/// With one vote per transaction (as the inbox worker records them) the ledger's synchronous
-/// SQLite commits are the limit; with 100 per transaction, the committer is.
+/// Votes recorded one transaction each, as the inbox worker records them, as fast as one writer
+/// can while the committer runs as in `drover serve` (group commit, no gather window); votes per
+/// second from the first vote to the commit of the last. Here the ledger's writes are the limit;
+/// ``drain(_:votes:in:)`` measures what the committer alone can take.
 enum Sustained {
     struct Result {
         var rows: Int
-        var votesPerTransaction: Int
         var votes: Int
         var commits: Int
         var seconds: Double
         var votesPerSecond: Double { Double(votes) / seconds }
     }
 
-    static func measure(_ workload: Workload, seconds: Double, votesPerTransaction: Int, in directory: String) async throws -> Result {
+    /// The committer's own capacity: `votes` votes waiting in the ledger, committed in group
+    /// commits of at most 1,000.
+    static func drain(_ workload: Workload, votes: Int, in directory: String) async throws -> Result {
+        let (ledger, repository, ids) = try await DroverRun.preload(workload, in: directory)
+        try await ledger.database.write { db in
+            for vote in 0..<votes {
+                _ = try Ledger.apply(VoteCommand(imageID: ids[vote % ids.count], rater: "d\(vote)", choice: .up, source: "bench", occurredAt: Date()), in: db)
+            }
+        }
+        let committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: Logger(label: "bench"))
+        let started = ContinuousClock.now
+        let commits = try await committer.commitPending().count
+        let elapsed = ContinuousClock.now - started
+        return Result(rows: workload.rows, votes: votes, commits: commits, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
+    static func measure(_ workload: Workload, seconds: Double, in directory: String) async throws -> Result {
         let (ledger, repository, ids) = try await DroverRun.preload(workload, in: directory)
         let doorbell = Doorbell()
         let committer = Committer(ledger: ledger, repository: repository, doorbell: doorbell, logger: Logger(label: "bench"))
@@ -291,21 +301,19 @@ enum Sustained {
             let deadline = started + .milliseconds(Int(seconds * 1_000))
             var votes = 0
             while ContinuousClock.now < deadline {
-                let batch = (votes..<(votes + votesPerTransaction)).map { (ids[$0 % ids.count], "s\($0)") }
+                let (image, rater) = (ids[votes % ids.count], "s\(votes)")
                 try await ledger.database.write { db in
-                    for (image, rater) in batch {
-                        _ = try Ledger.apply(VoteCommand(imageID: image, rater: rater, choice: .up, source: "bench", occurredAt: Date()), in: db)
-                    }
+                    _ = try Ledger.apply(VoteCommand(imageID: image, rater: rater, choice: .up, source: "bench", occurredAt: Date()), in: db)
                 }
                 doorbell.ring()
-                votes += votesPerTransaction
+                votes += 1
             }
             while try !ledger.pendingChanges(limit: 1).isEmpty { try await Task.sleep(for: .milliseconds(2)) }
             let elapsed = ContinuousClock.now - started
             let commits = committer.status.commits - before
             await group.triggerGracefulShutdown()
             try await tasks.next()
-            return Result(rows: workload.rows, votesPerTransaction: votesPerTransaction, votes: votes, commits: commits, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            return Result(rows: workload.rows, votes: votes, commits: commits, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         }
     }
 }
@@ -334,7 +342,7 @@ enum Sizes {
 }
 
 enum Report {
-    static func table(_ results: [SizeResult], sustained: [Sustained.Result]) -> String {
+    static func table(_ results: [SizeResult], sustained: Sustained.Result, drained: Sustained.Result) -> String {
         var out = "| rows in train.csv | Drover p50 / p99 (ms) | Drover before: git add + commit + rev-parse (ms) | plain git add+commit p50 / p99 (ms) | Oxen add+commit p50 / p99 (ms) | before ÷ Drover (p50) | git ÷ Drover (p50) | Oxen ÷ Drover (p50) | store after gc ÷ data: Drover / git / Oxen |\n"
         out += "|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
         for result in results {
@@ -345,8 +353,8 @@ enum Report {
             out += "\(oxen.map { ratio($0.p50, result.drover.p50) } ?? "n/a") | "
             out += "\(ratio(result.drover)) / \(ratio(result.git)) / \(oxen.map(ratio) ?? "n/a") |\n"
         }
-        for run in sustained {
-            out += "\nSustained under group commit at \(run.rows.formatted()) rows, \(run.votesPerTransaction) vote(s) per ledger transaction: "
+        for (label, run) in [("votes recorded one per ledger transaction while the committer runs", sustained), ("the committer draining votes waiting in the ledger", drained)] {
+            out += "\nSustained under group commit at \(run.rows.formatted()) rows, \(label): "
             out += "\(run.votes.formatted()) votes in \(String(format: "%.1f", run.seconds)) s = **\(Int(run.votesPerSecond).formatted()) votes/s**, "
             out += "\(run.commits) commits (\(String(format: "%.1f", Double(run.votes) / Double(max(run.commits, 1)))) votes per commit)\n"
         }
