@@ -64,6 +64,8 @@ public final class Committer: Service {
     /// The committer's state now.
     public var status: Status { state.withLock { $0 } }
 
+    /// Commits what is pending at start, then each change as it comes, until graceful shutdown,
+    /// when it commits what is left and waits for a background pack to finish.
     public func run() async throws {
         try await commitPending()
         // Shutdown closes the doorbell instead of cancelling this task: a git process must never

@@ -59,6 +59,7 @@ public final class DatasetPusher: Service {
     /// The pusher's state now.
     public var status: Status { state.withLock { $0 } }
 
+    /// Pushes at start and after each ring of ``doorbell``, retrying failures, until graceful shutdown.
     public func run() async throws {
         await withGracefulShutdownHandler {
             var backoff = Duration.seconds(1)
