@@ -104,8 +104,9 @@ let package = Package(
         .executableTarget(
             name: "drover-bench-commit",
             dependencies: [
-                "DroverCore", "DroverStore", "DroverDataset", .product(name: "Logging", package: "swift-log"),
+                "DroverCore", "DroverStore", "DroverDataset", "DroverServer", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "benchmarks/commit",
             exclude: ["README.md", "oxen_bench.py"]

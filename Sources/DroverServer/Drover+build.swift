@@ -6,12 +6,17 @@ import DroverStore
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// Builds the whole of `drover serve`: the ledger, the dataset, the inbox worker and committer
 /// services and the HTTP routes, wired into one application.
+/// - Parameter onServerRunning: called once the server listens, with its channel (whose local
+///   address has the port when `DROVER_PORT` is 0).
 /// - Throws: if the data directory, the ledger or the dataset repository cannot be opened.
-public func buildApplication(_ configuration: DroverConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+public func buildApplication(
+    _ configuration: DroverConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
     try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
     let ledger = try Ledger(path: configuration.ledgerPath)
     let inbox = Inbox(ledger: ledger)
@@ -39,17 +44,10 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
     let slack = configuration.slack.map {
         SlackWebClient(token: $0.botToken, baseURL: $0.apiURL, metricsFactory: metrics.factory, logger: logger)
     }
-    let recorder = VoteRecorder(
-        ledger: ledger, committerDoorbell: committerDoorbell, metrics: metrics,
-        tallies: slack.map { TallyUpdater(ledger: ledger, slack: $0, logger: logger) }
-    )
-    var voteHandlers: [any InboxHandler] = [VoteHandler(recorder: recorder)]
+    var voteSources: [any VoteSource] = [WebVotes()]
     var generationHandlers: [any InboxHandler] = []
     if let slack {
-        voteHandlers += [
-            ReactionHandler(recorder: recorder, pseudonymizer: pseudonymizer),
-            ButtonHandler(recorder: recorder, pseudonymizer: pseudonymizer),
-        ]
+        voteSources += [ReactionVotes(pseudonymizer: pseudonymizer), ButtonVotes(pseudonymizer: pseudonymizer)]
         generationHandlers += [
             SlashCommandHandler(generation: generation, ledger: ledger, slack: slack, pseudonymizer: pseudonymizer, logger: logger),
             SharedFileHandler(
@@ -58,13 +56,16 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
             ),
         ]
     }
+    let votes = VoteLane(
+        inbox: inbox, ledger: ledger, sources: voteSources, committerDoorbell: committerDoorbell, metrics: metrics,
+        tallies: slack.map { TallyUpdater(ledger: ledger, slack: $0, logger: logger) }, logger: logger
+    )
     // Votes and generations have a worker each, so that a vote never waits behind a generation.
-    let voteWorker = InboxWorker(inbox: inbox, doorbell: votesDoorbell, handlers: voteHandlers, drainsOnShutdown: true, logger: logger)
-    var services: [any Service] = [committer, voteWorker] + (pusher.map { [$0] } ?? [])
+    var services: [any Service] = [committer, InboxWorker(inbox: inbox, doorbell: votesDoorbell, lane: votes, drainsOnShutdown: true, logger: logger)]
+    services += pusher.map { [$0] } ?? []
     if !generationHandlers.isEmpty {
-        services.append(InboxWorker(
-            inbox: inbox, doorbell: generationsDoorbell, handlers: generationHandlers, drainsOnShutdown: false, logger: logger
-        ))
+        let lane = HandlerLane(inbox: inbox, handlers: generationHandlers, logger: logger)
+        services.append(InboxWorker(inbox: inbox, doorbell: generationsDoorbell, lane: lane, drainsOnShutdown: false, logger: logger))
     }
 
     let router = Router(context: DroverRequestContext.self)
@@ -100,6 +101,7 @@ public func buildApplication(_ configuration: DroverConfiguration, logger: Logge
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Drover"),
         services: services,
+        onServerRunning: onServerRunning,
         logger: logger
     )
 }

@@ -102,13 +102,17 @@ public struct Inbox: Sendable {
 
     /// Records a failed attempt: the item goes back to pending, or to failed after ``maxAttempts``.
     public func recordFailure(of item: InboxItem, error: String, at now: Date = Date()) throws {
-        try database.write { db in
-            let state: InboxItem.State = item.attempts >= Self.maxAttempts ? .failed : .pending
-            try db.execute(
-                sql: "UPDATE inboxItem SET state = ?, lastError = ?, leaseExpiresAt = NULL, finishedAt = ? WHERE id = ?",
-                arguments: [state, String(error.prefix(1_000)), state == .failed ? now : nil, item.id]
-            )
-        }
+        try database.write { db in try Self.recordFailure(of: item, error: error, in: db, at: now) }
+    }
+
+    /// ``recordFailure(of:error:at:)`` inside `db`'s transaction; `item.attempts` counts the
+    /// attempt that failed.
+    public static func recordFailure(of item: InboxItem, error: String, in db: Database, at now: Date = Date()) throws {
+        let state: InboxItem.State = item.attempts >= maxAttempts ? .failed : .pending
+        try db.execute(
+            sql: "UPDATE inboxItem SET state = ?, attempts = ?, lastError = ?, leaseExpiresAt = NULL, finishedAt = ? WHERE id = ?",
+            arguments: [state, item.attempts, String(error.prefix(1_000)), state == .failed ? now : nil, item.id]
+        )
     }
 
     /// Puts every running item of `kinds` back to pending: at start, whatever was running was

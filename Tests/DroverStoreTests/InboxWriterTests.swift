@@ -18,7 +18,10 @@ import Testing
 
     /// Keys stored in the file, read through a connection of its own.
     private func storedKeys(at path: String) throws -> [String: Int] {
-        let queue = try DatabaseQueue(path: path)
+        // Another connection, as another process would open it; it may meet the writer's locks.
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
         let keys = try queue.read { try String.fetchAll($0, sql: "SELECT idempotencyKey FROM inboxItem") }
         return keys.reduce(into: [:]) { $0[$1, default: 0] += 1 }
     }

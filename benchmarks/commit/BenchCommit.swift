@@ -6,11 +6,12 @@ import Logging
 import ServiceLifecycle
 
 /// `swift run -c release drover-bench-commit [--sizes 1000,10000,100000] [--commits 100]
-/// [--oxen-commits 20] [--sustain-seconds 10] [--python .venv/bin/python]`
+/// [--oxen-commits 20] [--sustain-seconds 10] [--clients 32] [--python .venv/bin/python]`
 ///
 /// Per-change commit latency at each size of `train.csv`, Drover's committer side by side with
 /// plain `git add && git commit` of the same file and with a local Oxen repository (`oxenai`,
-/// add + commit per vote); sustained votes per second under group commit; the repository's size
+/// add + commit per vote); sustained votes per second through the whole server under group
+/// commit, and the committer's own capacity; the repository's size
 /// after `git gc`. Prints a markdown table.
 @main
 struct BenchCommit {
@@ -36,7 +37,9 @@ struct BenchCommit {
             say("measured \(rows) rows: Drover p50 \(drover.p50) ms (before: \(before.p50) ms), git p50 \(git.p50) ms, Oxen p50 \(oxen.map { "\($0.p50) ms" } ?? "n/a")")
         }
         let sustainRows = options.sizes.contains(10_000) ? 10_000 : options.sizes[0]
-        let sustained = try await Sustained.measure(Workload(rows: sustainRows), seconds: options.sustainSeconds, in: "\(root)/sustained")
+        let sustained = try await EndToEndRun.measure(
+            Workload(rows: sustainRows), seconds: options.sustainSeconds, clients: options.clients, in: "\(root)/sustained"
+        )
         let drained = try await Sustained.drain(Workload(rows: sustainRows), votes: 20_000, in: "\(root)/drain")
         say()
         say(Report.table(results, sustained: sustained, drained: drained))
@@ -53,6 +56,7 @@ struct Options {
     var commits = 100
     var oxenCommits = 20
     var sustainSeconds = 10.0
+    var clients = 32
     var python = FileManager.default.currentDirectoryPath + "/.venv/bin/python"
 
     init(_ arguments: ArraySlice<String>) throws {
@@ -64,6 +68,7 @@ struct Options {
             case "--commits": commits = Int(value) ?? commits
             case "--oxen-commits": oxenCommits = Int(value) ?? oxenCommits
             case "--sustain-seconds": sustainSeconds = Double(value) ?? sustainSeconds
+            case "--clients": clients = Int(value) ?? clients
             case "--python": python = value.hasPrefix("/") ? value : FileManager.default.currentDirectoryPath + "/" + value
             default: throw BenchError("unknown option \(name)")
             }
@@ -260,17 +265,13 @@ enum OxenRun {
     }
 }
 
-/// Votes recorded one transaction each, as the inbox worker records them, as fast as one writer
-/// can while the committer runs as in `drover serve` (group commit, no gather window); votes per
-/// second from the first vote to the commit of the last. Here the ledger's writes are the limit;
-/// ``drain(_:votes:in:)`` measures what the committer alone can take.
+/// The committer's own capacity, without the server around it (``EndToEndRun`` measures the whole).
 enum Sustained {
     struct Result {
         var rows: Int
         var votes: Int
         var commits: Int
         var seconds: Double
-        var votesPerSecond: Double { Double(votes) / seconds }
     }
 
     /// The committer's own capacity: `votes` votes waiting in the ledger, committed in group
@@ -287,34 +288,6 @@ enum Sustained {
         let commits = try await committer.commitPending().count
         let elapsed = ContinuousClock.now - started
         return Result(rows: workload.rows, votes: votes, commits: commits, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-    }
-
-    static func measure(_ workload: Workload, seconds: Double, in directory: String) async throws -> Result {
-        let (ledger, repository, ids) = try await DroverRun.preload(workload, in: directory)
-        let doorbell = Doorbell()
-        let committer = Committer(ledger: ledger, repository: repository, doorbell: doorbell, logger: Logger(label: "bench"))
-        let group = ServiceGroup(configuration: .init(services: [committer], gracefulShutdownSignals: [], logger: Logger(label: "bench")))
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            let before = committer.status.commits
-            let started = ContinuousClock.now
-            let deadline = started + .milliseconds(Int(seconds * 1_000))
-            var votes = 0
-            while ContinuousClock.now < deadline {
-                let (image, rater) = (ids[votes % ids.count], "s\(votes)")
-                try await ledger.database.write { db in
-                    _ = try Ledger.apply(VoteCommand(imageID: image, rater: rater, choice: .up, source: "bench", occurredAt: Date()), in: db)
-                }
-                doorbell.ring()
-                votes += 1
-            }
-            while try !ledger.pendingChanges(limit: 1).isEmpty { try await Task.sleep(for: .milliseconds(2)) }
-            let elapsed = ContinuousClock.now - started
-            let commits = committer.status.commits - before
-            await group.triggerGracefulShutdown()
-            try await tasks.next()
-            return Result(rows: workload.rows, votes: votes, commits: commits, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-        }
     }
 }
 
@@ -342,7 +315,7 @@ enum Sizes {
 }
 
 enum Report {
-    static func table(_ results: [SizeResult], sustained: Sustained.Result, drained: Sustained.Result) -> String {
+    static func table(_ results: [SizeResult], sustained: EndToEndRun.Result, drained: Sustained.Result) -> String {
         var out = "| rows in train.csv | Drover p50 / p99 (ms) | Drover before: git add + commit + rev-parse (ms) | plain git add+commit p50 / p99 (ms) | Oxen add+commit p50 / p99 (ms) | before ÷ Drover (p50) | git ÷ Drover (p50) | Oxen ÷ Drover (p50) | store after gc ÷ data: Drover / git / Oxen |\n"
         out += "|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
         for result in results {
@@ -353,12 +326,17 @@ enum Report {
             out += "\(oxen.map { ratio($0.p50, result.drover.p50) } ?? "n/a") | "
             out += "\(ratio(result.drover)) / \(ratio(result.git)) / \(oxen.map(ratio) ?? "n/a") |\n"
         }
-        for (label, run) in [("votes recorded one per ledger transaction while the committer runs", sustained), ("the committer draining votes waiting in the ledger", drained)] {
-            out += "\nSustained under group commit at \(run.rows.formatted()) rows, \(label): "
-            out += "\(run.votes.formatted()) votes in \(String(format: "%.1f", run.seconds)) s = **\(Int(run.votesPerSecond).formatted()) votes/s**, "
-            out += "\(run.commits) commits (\(String(format: "%.1f", Double(run.votes) / Double(max(run.commits, 1)))) votes per commit)\n"
-        }
+        out += "\nSustained under group commit at \(sustained.rows.formatted()) rows, through `drover serve` "
+        out += "(\(sustained.clients) clients posting to /api/votes; from the first request to the commit of the last vote): "
+        out += line(votes: sustained.votes, seconds: sustained.seconds, commits: sustained.commits)
+        out += "\nThe committer alone, draining votes waiting in the ledger at \(drained.rows.formatted()) rows: "
+        out += line(votes: drained.votes, seconds: drained.seconds, commits: drained.commits)
         return out
+    }
+
+    static func line(votes: Int, seconds: Double, commits: Int) -> String {
+        "\(votes.formatted()) votes in \(String(format: "%.1f", seconds)) s = **\(Int(Double(votes) / seconds).formatted()) votes/s**, "
+            + "\(commits) commits (\(String(format: "%.1f", Double(votes) / Double(max(commits, 1)))) votes per commit)\n"
     }
 
     static func ratio(_ a: Double, _ b: Double) -> String { String(format: "%.1f×", a / max(b, 0.001)) }

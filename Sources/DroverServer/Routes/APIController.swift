@@ -151,7 +151,7 @@ struct APIController {
             source: "web", occurredAt: Date()
         )
         let key = request.headers[.idempotencyKey].map { "web:\($0.prefix(200))" } ?? "web:\(UUID().uuidString)"
-        let acceptance = try await inbox.acceptAsync(idempotencyKey: key, kind: VoteHandler.kind, payload: try JSONEncoder().encode(command))
+        let acceptance = try await inbox.acceptAsync(idempotencyKey: key, kind: WebVotes.kind, payload: try JSONEncoder().encode(command))
         inboxDoorbell.ring()
         let status = acceptance == .accepted ? "accepted" : "duplicate"
         return EditedResponse(status: .accepted, response: VoteAccepted(status: status, rater: command.rater))

@@ -35,7 +35,7 @@ struct SlackIntake: Sendable {
                 throw SlackIntakeError("event_callback without an event_id")
             }
             if let change = ReactionChange(envelope: envelope) {
-                try await accept(key: "slack-event:\(eventID)", kind: ReactionHandler.kind, payload: change, ringing: votesDoorbell)
+                try await accept(key: "slack-event:\(eventID)", kind: ReactionVotes.kind, payload: change, ringing: votesDoorbell)
             } else if let listenBotUser, let share = FileShare(envelope: envelope, by: listenBotUser) {
                 try await accept(key: "slack-event:\(eventID)", kind: SharedFileHandler.kind, payload: share, ringing: generationsDoorbell)
             }
@@ -78,7 +78,7 @@ struct SlackIntake: Sendable {
     func receive(_ payload: BlockActionsPayload) async throws {
         for vote in ButtonVote.votes(in: payload) {
             try await accept(
-                key: "slack-action:\(vote.actionTS):\(vote.user):\(vote.imageID)", kind: ButtonHandler.kind, payload: vote,
+                key: "slack-action:\(vote.actionTS):\(vote.user):\(vote.imageID)", kind: ButtonVotes.kind, payload: vote,
                 ringing: votesDoorbell
             )
         }

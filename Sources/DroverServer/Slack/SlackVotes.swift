@@ -8,19 +8,19 @@ import GRDB
 ///
 /// Adding sets the rater's rating; removing takes back only that rating — 👍 then 👎 ends at 👎,
 /// and removing the 👍 afterwards leaves the 👎. Reactions on other messages change nothing.
-struct ReactionHandler: InboxHandler {
+struct ReactionVotes: VoteSource {
     static let kind = "slack-reaction"
     var kind: String { Self.kind }
 
-    let recorder: VoteRecorder
     let pseudonymizer: RaterPseudonymizer
 
-    func handle(_ item: InboxItem) async throws {
+    func decision(for item: InboxItem) throws -> VoteDecision {
         let change = try JSONDecoder().decode(ReactionChange.self, from: item.payload)
-        let message = try recorder.ledger.slackMessage(channel: change.channel, ts: change.messageTS)
         let rater = pseudonymizer.pseudonym(team: change.teamID, user: change.user)
-        try await recorder.record(item) { _ in
-            guard let message else { return nil }
+        return { db in
+            guard let message = try SlackMessageRecord.fetchOne(db, key: ["channel": change.channel, "ts": change.messageTS]) else {
+                return nil
+            }
             return VoteCommand(
                 imageID: message.imageID, rater: rater, choice: change.added ? VoteChoice(change.rating) : .none,
                 source: "slack-reaction", occurredAt: Date(), onlyIfCurrent: change.added ? nil : change.rating
@@ -30,17 +30,16 @@ struct ReactionHandler: InboxHandler {
 }
 
 /// A click on a vote button: sets the rating, or takes it back when it is the rater's current one.
-struct ButtonHandler: InboxHandler {
+struct ButtonVotes: VoteSource {
     static let kind = "slack-button"
     var kind: String { Self.kind }
 
-    let recorder: VoteRecorder
     let pseudonymizer: RaterPseudonymizer
 
-    func handle(_ item: InboxItem) async throws {
+    func decision(for item: InboxItem) throws -> VoteDecision {
         let click = try JSONDecoder().decode(ButtonVote.self, from: item.payload)
         let rater = pseudonymizer.pseudonym(team: click.teamID, user: click.user)
-        try await recorder.record(item) { db in
+        return { db in
             guard try ImageRecord.exists(db, key: click.imageID) else { return nil }
             let current = try Ledger.currentRating(of: click.imageID, by: rater, in: db)
             return VoteCommand(

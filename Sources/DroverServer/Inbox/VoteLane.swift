@@ -1,0 +1,117 @@
+import DroverCore
+import DroverStore
+import GRDB
+import Logging
+
+/// What a ``VoteSource`` decides inside the transaction that applies the vote (it may read the
+/// ledger, e.g. the rater's current rating): the vote, or `nil` for none.
+typealias VoteDecision = @Sendable (Database) throws -> VoteCommand?
+
+/// Reads the vote an inbox item of one kind stands for.
+protocol VoteSource: Sendable {
+    /// The `kind` of the items it reads.
+    var kind: String { get }
+    /// Decodes `item`, outside any transaction, into the decision that makes its vote.
+    func decision(for item: InboxItem) throws -> VoteDecision
+}
+
+/// Applies votes in batches: up to ``batchLimit`` pending items, in inbox order, each decided,
+/// applied and marked done in its own savepoint of one transaction — one fsync for the batch
+/// instead of two per vote. An item that fails is rolled back alone and tried again in a later
+/// batch, until it is set aside after ``Inbox/maxAttempts``. A crash before the commit leaves
+/// the whole batch pending; after it, the whole batch is done.
+///
+/// Once a batch commits, the committer is rung and the Slack tallies of the images it changed
+/// are scheduled.
+struct VoteLane: InboxLane {
+    let inbox: Inbox
+    let ledger: Ledger
+    let sources: [String: any VoteSource]
+    let committerDoorbell: Doorbell
+    let metrics: DroverMetrics
+    /// Refreshes the 👍 / 👎 counts on Slack messages; `nil` without Slack.
+    let tallies: TallyUpdater?
+    let logger: Logger
+    /// The most items one transaction applies: bounds how long the ledger's write lock is held,
+    /// which acknowledgements (inbox writes) wait for.
+    var batchLimit = 128
+
+    init(
+        inbox: Inbox, ledger: Ledger, sources: [any VoteSource], committerDoorbell: Doorbell, metrics: DroverMetrics,
+        tallies: TallyUpdater?, logger: Logger
+    ) {
+        self.inbox = inbox
+        self.ledger = ledger
+        self.sources = Dictionary(uniqueKeysWithValues: sources.map { ($0.kind, $0) })
+        self.committerDoorbell = committerDoorbell
+        self.metrics = metrics
+        self.tallies = tallies
+        self.logger = logger
+    }
+
+    var kinds: Set<String> { Set(sources.keys) }
+
+    func drain(stopping: @Sendable () -> Bool) async throws {
+        while !stopping() {
+            let items = try inbox.pending(kinds: kinds, limit: batchLimit)
+            guard !items.isEmpty else { return }
+            let decided = items.map { item in (item, Result { try decide(item) }) }
+            let outcome = try await ledger.database.write { db in try Self.apply(decided, in: db) }
+            for (item, error) in outcome.failures {
+                logger.error("vote item failed", metadata: [
+                    "inbox_id": "\(item.id ?? 0)", "kind": "\(item.kind)", "attempt": "\(item.attempts)", "error": "\(error)",
+                ])
+            }
+            await announce(outcome.events)
+        }
+    }
+
+    private func decide(_ item: InboxItem) throws -> VoteDecision {
+        guard let source = sources[item.kind] else { throw VoteLaneError.noSource(kind: item.kind) }
+        return try source.decision(for: item)
+    }
+
+    private struct Outcome {
+        var events: [VoteEventRecord] = []
+        var failures: [(item: InboxItem, error: any Error)] = []
+    }
+
+    private static func apply(_ decided: [(InboxItem, Result<VoteDecision, any Error>)], in db: Database) throws -> Outcome {
+        var outcome = Outcome()
+        for (item, decision) in decided {
+            do {
+                var event: VoteEventRecord?
+                try db.inSavepoint {
+                    guard try Inbox.completeIfPending(item, in: db) else { return .commit }
+                    event = try decision.get()(db).flatMap { try Ledger.apply($0, in: db) }
+                    return .commit
+                }
+                if let event { outcome.events.append(event) }
+            } catch {
+                var failed = item
+                failed.attempts += 1
+                try Inbox.recordFailure(of: failed, error: "\(error)", in: db)
+                outcome.failures.append((failed, error))
+            }
+        }
+        return outcome
+    }
+
+    private func announce(_ events: [VoteEventRecord]) async {
+        guard !events.isEmpty else { return }
+        for event in events { metrics.vote(source: event.source) }
+        committerDoorbell.ring()
+        for imageID in Set(events.map(\.imageID)) { await tallies?.schedule(imageID) }
+    }
+}
+
+/// Why a vote item could not be read.
+enum VoteLaneError: Error, CustomStringConvertible {
+    case noSource(kind: String)
+
+    var description: String {
+        switch self {
+        case .noSource(let kind): "no vote source for kind \(kind)"
+        }
+    }
+}
