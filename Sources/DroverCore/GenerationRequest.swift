@@ -33,6 +33,7 @@ public struct GenerationRequest: Hashable, Codable, Sendable {
         guard trimmed.utf8.count <= Self.maxPromptBytes, (negativePrompt?.utf8.count ?? 0) <= Self.maxPromptBytes else {
             throw .promptTooLong(limit: Self.maxPromptBytes)
         }
+        guard !Self.hasControlCharacters(trimmed), !Self.hasControlCharacters(negativePrompt ?? "") else { throw .controlCharacters }
         guard (1...Self.maxImages).contains(count) else { throw .badCount(limit: Self.maxImages) }
         guard (64...2048).contains(width), (64...2048).contains(height), width.isMultiple(of: 8), height.isMultiple(of: 8) else {
             throw .badSize
@@ -48,6 +49,12 @@ public struct GenerationRequest: Hashable, Codable, Sendable {
         self.width = width
         self.height = height
     }
+
+    /// Whether `text` holds a control character other than tab and line breaks (NUL would cut the
+    /// prompt short in the ledger; escapes have no place in a prompt).
+    private static func hasControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.properties.generalCategory == .control && !["\t", "\n", "\r"].contains($0) }
+    }
 }
 
 /// Why a ``GenerationRequest`` was refused; the description is shown to the requester.
@@ -58,6 +65,7 @@ public enum GenerationRequestError: Error, Equatable, Sendable, CustomStringConv
     case badSize
     case badSteps
     case badGuidance
+    case controlCharacters
 
     public var description: String {
         switch self {
@@ -67,6 +75,7 @@ public enum GenerationRequestError: Error, Equatable, Sendable, CustomStringConv
         case .badSize: "width and height must be multiples of 8 between 64 and 2048"
         case .badSteps: "steps must be between 1 and 150"
         case .badGuidance: "guidance scale must be between 0 and 30"
+        case .controlCharacters: "the prompt contains control characters"
         }
     }
 }

@@ -20,7 +20,7 @@ enum CommitMessage {
         } else if lines.count == 1 {
             message = lines[0] + "\n"
         } else if changes.votes.isEmpty, generations.count == 1, let first = changes.images.first {
-            message = "Add \(changes.images.count) images for \"\(first.generation.prompt.prefix(60))\"\n\n"
+            message = "Add \(changes.images.count) images for \"\(oneLine(first.generation.prompt).prefix(60))\"\n\n"
             message += lines.map { "- \($0)\n" }.joined()
         } else {
             message = "Record \(changes.count) changes: \(changes.images.count) images, \(changes.votes.count) votes\n\n"
@@ -38,14 +38,16 @@ enum CommitMessage {
 
     /// The message of a commit that makes `train.csv` agree with the ledger again.
     static func repair(_ lines: [String]) -> String {
-        "Reconcile train.csv with the ledger: \(lines.count) row\(lines.count == 1 ? "" : "s")\n\n" + lines.map { "- \($0)\n" }.joined()
+        "Reconcile train.csv with the ledger: \(lines.count) row\(lines.count == 1 ? "" : "s")\n\n" + lines.map { "- \(oneLine($0))\n" }.joined()
     }
 
-    /// The changes a commit message names in its trailers.
+    /// The changes a commit message names in its trailers: the lines of its last paragraph
+    /// (lines above it may quote prompts, which are anybody's text).
     static func parseTrailers(_ message: String) -> (images: [ImageID], voteEvents: [Int64]) {
         var images: [ImageID] = []
         var voteEvents: [Int64] = []
-        for line in message.split(separator: "\n") {
+        let paragraphs = message.split(separator: "\n\n", omittingEmptySubsequences: true)
+        for line in (paragraphs.last ?? "").split(separator: "\n") {
             if line.hasPrefix(imagesTrailer) {
                 images += line.dropFirst(imagesTrailer.count).split(separator: " ").compactMap { ImageID(validating: $0) }
             } else if line.hasPrefix(voteEventsTrailer) {
@@ -59,12 +61,22 @@ enum CommitMessage {
     private static func subject(of changeSet: ChangeSetRecord, _ changes: PendingChanges) -> String {
         switch changeSet.kind {
         case .revert:
-            let reason = (changeSet.reason ?? "").split(whereSeparator: \.isNewline).joined(separator: " ")
-            return "Revert \(counted(changes.votes.count, "vote")) \(changeSet.scope): \(reason.prefix(200))"
+            return "Revert \(counted(changes.votes.count, "vote")) \(oneLine(changeSet.scope)): \(oneLine(changeSet.reason ?? "").prefix(200))"
         case .import:
             let parts = [(changes.images.count, "image"), (changes.votes.count, "vote")].filter { $0.0 > 0 }.map { counted($0.0, $0.1) }
-            return "Import \(parts.joined(separator: " and ")) from \(changeSet.scope)"
+            return "Import \(parts.joined(separator: " and ")) from \(oneLine(changeSet.scope))"
         }
+    }
+
+    /// `text` as one line of a commit message: line breaks, NUL and other control characters
+    /// (which git refuses, or which would start a line that reads as a trailer) become spaces.
+    static func oneLine(_ text: some StringProtocol) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
+            switch scalar.properties.generalCategory {
+            case .control, .lineSeparator, .paragraphSeparator: " "
+            default: scalar
+            }
+        }))
     }
 
     private static func counted(_ count: Int, _ noun: String) -> String {
@@ -72,20 +84,20 @@ enum CommitMessage {
     }
 
     private static func describe(_ change: ImageChange) -> String {
-        "Add image \(change.image.id) for \"\(change.generation.prompt.prefix(60))\""
+        "Add image \(change.image.id) for \"\(oneLine(change.generation.prompt).prefix(60))\""
     }
 
     private static func describe(_ change: VoteChange) -> String {
         let event = change.event
         switch (event.previousRating, event.rating) {
         case (nil, let rating?):
-            return "\(rating.rawValue) image \(event.imageID) by rater \(event.rater)"
+            return "\(rating.rawValue) image \(event.imageID) by rater \(oneLine(event.rater))"
         case (let previous?, let rating?):
-            return "Change to \(rating.rawValue) on image \(event.imageID) by rater \(event.rater) (was \(previous.rawValue))"
+            return "Change to \(rating.rawValue) on image \(event.imageID) by rater \(oneLine(event.rater)) (was \(previous.rawValue))"
         case (let previous?, nil):
-            return "Retract \(previous.rawValue) on image \(event.imageID) by rater \(event.rater)"
+            return "Retract \(previous.rawValue) on image \(event.imageID) by rater \(oneLine(event.rater))"
         case (nil, nil):
-            return "No change on image \(event.imageID) by rater \(event.rater)"
+            return "No change on image \(event.imageID) by rater \(oneLine(event.rater))"
         }
     }
 }

@@ -58,14 +58,26 @@ final class CommitWriter: Sendable {
             let body = "tree \(tree.id)\nparent \(current.head)\nauthor \(signature)\ncommitter \(signature)\n\n\(message)"
             let (commit, commitBytes) = try objects.write(.commit, Array(body.utf8))
             unpacked.withLock { $0 += stored + tree.stored + commitBytes }
+            try objects.syncNames()
             try branch.move(from: current.head, to: commit, subject: String(message.prefix { $0 != "\n" }))
             current.head = commit
-            try current.index.writeIndexFile(gitDirectory: git.directory + "/.git")
             state.withLock { $0 = current }
+            try await writeIndex(current.index)
             return commit
         } catch {
             reset()
             throw error
+        }
+    }
+
+    /// Writes `.git/index` for the new commit, so that `git status` stays clean. A git command
+    /// of the user's (`git status` refreshing the index) may hold `index.lock`; it would then put
+    /// back the index of the commit before, so the write is tried again until it lands, for a
+    /// while — later commits write it too.
+    private func writeIndex(_ index: IndexEntries) async throws {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while try !index.writeIndexFile(gitDirectory: git.directory + "/.git"), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 

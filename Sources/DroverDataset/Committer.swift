@@ -1,3 +1,4 @@
+import CoreMetrics
 import DroverCore
 import DroverStore
 import Foundation
@@ -28,6 +29,7 @@ public final class Committer: Service {
     private let pollInterval: Duration
     private let afterCommit: Doorbell?
     private let packThreshold: Int
+    private let metrics: CommitMetrics
     private let logger: Logger
     /// The background `git repack` in progress, if any.
     private let packing = Mutex<Task<Void, Never>?>(nil)
@@ -45,10 +47,11 @@ public final class Committer: Service {
     ///   - afterCommit: rung after each commit (the pusher listens).
     ///   - packThreshold: once commits have written this many bytes of loose objects, they are
     ///     packed in the background (`git repack -d`).
+    ///   - metricsFactory: where ``CommitMetrics`` go.
     public init(
         ledger: Ledger, repository: DatasetRepository, doorbell: Doorbell, gatherWindow: Duration = .zero,
         maxChangesPerCommit: Int = 1_000, pollInterval: Duration = .seconds(1), afterCommit: Doorbell? = nil,
-        packThreshold: Int = 256 << 20, logger: Logger
+        packThreshold: Int = 256 << 20, metricsFactory: any MetricsFactory = MetricsSystem.factory, logger: Logger
     ) {
         self.ledger = ledger
         self.repository = repository
@@ -58,6 +61,7 @@ public final class Committer: Service {
         self.pollInterval = pollInterval
         self.afterCommit = afterCommit
         self.packThreshold = packThreshold
+        self.metrics = CommitMetrics(factory: metricsFactory)
         self.logger = logger
     }
 
@@ -162,6 +166,7 @@ public final class Committer: Service {
             $0.lastError = nil
         }
         afterCommit?.ring()
+        metrics.committed(changes, taking: committed - started)
         packIfNeeded()
         logger.info("committed", metadata: [
             "commit": "\(sha.prefix(12))", "images": "\(changes.images.count)", "votes": "\(changes.votes.count)",

@@ -45,23 +45,27 @@ public struct DatasetRepository: Sendable {
         if !fileManager.fileExists(atPath: directory + "/.git") {
             try fileManager.createDirectory(atPath: directory + "/annotations", withIntermediateDirectories: true)
             try fileManager.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
-            try await repository.git.run(["init", "-q", "-b", "main"])
+            try await repository.git.run(["init", "-q", "-b", "main", "--object-format=sha1"])
             try repository.write(Data(gitattributes.utf8), to: ".gitattributes")
             try repository.write(Data(CSV.line(TrainingRow.columns).utf8), to: trainCSVPath)
             try repository.write(Data(), to: imagesJSONLPath)
             try await repository.git.run(["add", "--", ".gitattributes", trainCSVPath, imagesJSONLPath])
             try await repository.git.run(["commit", "-q", "--no-verify", "-F", "-"], input: "Create the Drover dataset\n")
         } else {
+            // Holding the dataset lock, at start: a lock file of git's is one a commit of this
+            // committer left when the process died (kill -9 halfway through a commit).
+            for lock in [".git/index.lock", ".git/refs/heads/main.lock"] {
+                try? fileManager.removeItem(atPath: directory + "/" + lock)
+            }
             try await repository.restoreWorkingTree()
         }
         return repository
     }
 
     /// Puts the working tree and the index back to HEAD: files written for a commit that did not
-    /// happen, and a lock left by a git process that died, go.
+    /// happen go.
     func restoreWorkingTree() async throws {
         writer?.reset()
-        try? FileManager.default.removeItem(atPath: directory + "/.git/index.lock")
         try await git.run(["reset", "-q", "--hard", "HEAD"])
         try await git.run(["clean", "-q", "-f", "-d", "--", "images", "annotations"])
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)

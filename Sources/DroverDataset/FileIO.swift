@@ -3,20 +3,41 @@ import Foundation
 /// Whole-file reads and writes with plain POSIX calls: on Linux several times faster than
 /// Foundation's (`Data.write`, `FileManager.createFile`), which matters on the commit path.
 enum FileIO {
-    /// Writes `bytes` to a new file at `path`.
-    /// - Parameter exclusive: fail if the file exists (`O_EXCL`), else replace its contents.
-    static func write(_ bytes: some ContiguousBytes, to path: String, mode: mode_t = 0o644, exclusive: Bool = false) throws {
+    /// Writes `bytes` to a new file at `path`. A file this call created is removed again if
+    /// writing it fails, so that a half-written file (or a lock file) is never left behind.
+    /// - Parameters:
+    ///   - exclusive: fail with ``FileExistsError`` if the file exists (`O_EXCL`), else replace its contents.
+    ///   - durable: `fsync` the file before returning, so that its bytes survive a power cut
+    ///     (its name still needs ``syncDirectory(_:)``).
+    static func write(_ bytes: some ContiguousBytes, to path: String, mode: mode_t = 0o644, exclusive: Bool = false, durable: Bool = false) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC), mode)
-        guard descriptor >= 0 else { throw GitWriteError("cannot create \(path) (errno \(errno))") }
-        defer { close(descriptor) }
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                guard written > 0 else { throw GitWriteError("cannot write \(path) (errno \(errno))") }
-                offset += written
-            }
+        guard descriptor >= 0 else {
+            if errno == EEXIST { throw FileExistsError(path: path) }
+            throw GitWriteError("cannot create \(path) (errno \(errno))")
         }
+        defer { close(descriptor) }
+        do {
+            try bytes.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                    guard written > 0 else { throw GitWriteError("cannot write \(path) (errno \(errno))") }
+                    offset += written
+                }
+            }
+            if durable, fsync(descriptor) != 0 { throw GitWriteError("cannot sync \(path) (errno \(errno))") }
+        } catch {
+            if exclusive { unlink(path) }
+            throw error
+        }
+    }
+
+    /// `fsync`s a directory, so that the names created, renamed or removed in it survive a power cut.
+    static func syncDirectory(_ path: String) throws {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw GitWriteError("cannot open \(path) (errno \(errno))") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw GitWriteError("cannot sync \(path) (errno \(errno))") }
     }
 
     /// Appends `bytes` to the file at `path`, creating it if needed.
@@ -47,4 +68,10 @@ enum FileIO {
         }
         return Array(bytes.prefix(offset))
     }
+}
+
+/// ``FileIO/write(_:to:mode:exclusive:durable:)`` found the file it was to create (a lock held).
+struct FileExistsError: Error, CustomStringConvertible {
+    var path: String
+    var description: String { "\(path) exists" }
 }

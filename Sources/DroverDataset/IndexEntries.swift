@@ -62,10 +62,10 @@ struct IndexEntries {
         return (id, stored)
     }
 
-    /// `.git/index` (version 2, no extensions), written under `index.lock` as git does. A git
-    /// command of the user's that holds the lock right now wins: the index is left to it, and
-    /// the next commit writes it again.
-    func writeIndexFile(gitDirectory: String) throws {
+    /// `.git/index` (version 2, no extensions), written under `index.lock` as git does.
+    /// - Returns: `false` when a git command of the user's holds the lock right now: the index
+    ///   was left to it, and must be written again once it is done.
+    func writeIndexFile(gitDirectory: String) throws -> Bool {
         var out: [UInt8] = Array("DIRC".utf8)
         Self.append32(2, to: &out)
         Self.append32(UInt32(paths.count), to: &out)
@@ -87,11 +87,16 @@ struct IndexEntries {
         }
         out += Insecure.SHA1.hash(data: out)
         let lock = gitDirectory + "/index.lock"
-        guard (try? FileIO.write(out, to: lock, exclusive: true)) != nil else { return }
+        do {
+            try FileIO.write(out, to: lock, exclusive: true)
+        } catch is FileExistsError {
+            return false
+        }
         guard rename(lock, gitDirectory + "/index") == 0 else {
             unlink(lock)
             throw GitWriteError("cannot write \(gitDirectory)/index")
         }
+        return true
     }
 
     /// The tree of the directory `prefix` (`""` or `images/`…), whose files are `paths`.

@@ -2,6 +2,7 @@ import CZlib
 import Crypto
 import DroverCore
 import Foundation
+import Synchronization
 
 /// Writes git objects straight into a repository's object store as loose objects — what
 /// `git hash-object -w` does, without starting a process: SHA-1 over `<type> <size>\0<content>`,
@@ -14,7 +15,10 @@ import Foundation
 /// delta-compresses the versions of the file against each other far better than zlib could one
 /// by one). Past a few MB, raw copies would fill the disk and the repacks faster than they save
 /// time (measured: 100k rows got slower), so those are compressed again.
-struct LooseObjects: Sendable {
+///
+/// Durable before a ref names them: each object's bytes are synced as it is written, and
+/// ``syncNames()`` syncs the directories that gained names, once per commit.
+final class LooseObjects: Sendable {
     /// Objects of this many bytes are stored uncompressed.
     static let storedUncompressed = (256 << 10)..<(4 << 20)
 
@@ -25,6 +29,13 @@ struct LooseObjects: Sendable {
 
     /// `.git/objects`.
     let directory: String
+    /// Directories that gained an object (or, for `directory` itself, a fan-out folder) since
+    /// the last ``syncNames()``.
+    private let unsynced = Mutex<Set<String>>([])
+
+    init(directory: String) {
+        self.directory = directory
+    }
 
     /// Stores an object (unless it is stored already).
     /// - Returns: its id, 40 lowercase hex digits, and how many bytes were stored (0 if none).
@@ -35,16 +46,42 @@ struct LooseObjects: Sendable {
         let id = Hex.encode(Insecure.SHA1.hash(data: object))
         let folder = directory + "/" + id.prefix(2)
         let path = folder + "/" + id.dropFirst(2)
-        if access(path, F_OK) == 0 { return (id, 0) }
-        mkdir(folder, 0o755)
+        // Stored already: touched as git does, so that a `git prune` running now keeps it.
+        if utimes(path, nil) == 0 { return (id, 0) }
         let compressed = try Self.deflate(object, level: Self.storedUncompressed.contains(content.count) ? 0 : 1)
         let temporary = folder + "/tmp_obj_drover_\(UInt64.random(in: 0...UInt64.max))"
-        try FileIO.write(compressed, to: temporary, mode: 0o444, exclusive: true)
+        try writeCreatingFolder(compressed, to: temporary, in: folder)
         guard rename(temporary, path) == 0 else {
             unlink(temporary)
-            throw GitWriteError("cannot store object \(id)")
+            throw GitWriteError("cannot store object \(id) (errno \(errno))")
         }
+        unsynced.withLock { _ = $0.insert(folder) }
         return (id, compressed.count)
+    }
+
+    /// Makes the names of the objects written since the last call durable: after it, a ref may
+    /// name them.
+    func syncNames() throws {
+        let folders = unsynced.withLock { folders in
+            defer { folders = [] }
+            return folders
+        }
+        // Fan-out folders first, then `objects` itself, which may have gained one of them.
+        for folder in folders.sorted(by: { $0.count > $1.count }) { try FileIO.syncDirectory(folder) }
+    }
+
+    /// Writes the object's temporary file, making its fan-out folder first if it is missing:
+    /// `git prune-packed` (run by a background repack) removes empty ones at any moment.
+    private func writeCreatingFolder(_ bytes: Data, to path: String, in folder: String) throws {
+        var attempts = 0
+        while true {
+            if mkdir(folder, 0o755) == 0 { unsynced.withLock { _ = $0.insert(directory) } }
+            do {
+                return try FileIO.write(bytes, to: path, mode: 0o444, exclusive: true, durable: true)
+            } catch where attempts < 3 && access(folder, F_OK) != 0 {
+                attempts += 1
+            }
+        }
     }
 
     private static func deflate(_ bytes: [UInt8], level: Int32) throws -> Data {

@@ -1,3 +1,4 @@
+import DroverCore
 import Foundation
 
 /// `refs/heads/main`, read and moved the way git does it: the new value written to
@@ -11,40 +12,52 @@ struct MainBranch: Sendable {
     /// The commit the branch points at; `nil` before the first commit.
     func read() throws -> String? {
         if let loose = try FileIO.read(refPath) {
-            return String(decoding: loose, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return try Self.commitID(String(decoding: loose, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
         }
         guard let packed = try FileIO.read(gitDirectory + "/packed-refs") else { return nil }
         for line in String(decoding: packed, as: UTF8.self).split(separator: "\n") where line.hasSuffix(" refs/heads/main") {
-            return String(line.prefix(40))
+            return try Self.commitID(String(line.prefix(40)))
         }
         return nil
     }
 
-    /// Moves the branch from `old` to `new`.
+    /// Moves the branch from `old` to `new`, durably: once it returns, the branch points at `new`
+    /// even after a power cut (the objects `new` names must be durable already).
     /// - Throws: ``RepositoryMovedError`` if it no longer points at `old`, or HEAD is not `main`.
     func move(from old: String, to new: String, subject: String) throws {
-        guard let head = try FileIO.read(gitDirectory + "/HEAD"),
-              String(decoding: head, as: UTF8.self) == "ref: refs/heads/main\n" else {
-            throw RepositoryMovedError(description: "HEAD is not refs/heads/main")
-        }
         let lock = refPath + ".lock"
         do {
-            try FileIO.write(Array("\(new)\n".utf8), to: lock, exclusive: true)
-        } catch {
-            throw GitWriteError("cannot lock refs/heads/main (\(lock) exists)")
+            try FileIO.write(Array("\(new)\n".utf8), to: lock, exclusive: true, durable: true)
+        } catch is FileExistsError {
+            throw GitWriteError(
+                "refs/heads/main is locked: \(lock) exists (a git command is updating the branch, or one died; remove the file if none runs)"
+            )
         }
         do {
+            guard let head = try FileIO.read(gitDirectory + "/HEAD"),
+                  String(decoding: head, as: UTF8.self) == "ref: refs/heads/main\n" else {
+                throw RepositoryMovedError(description: "HEAD is not refs/heads/main")
+            }
             let current = try read()
             guard current == old else {
                 throw RepositoryMovedError(description: "main moved to \(current?.prefix(10) ?? "nothing") outside the committer")
             }
-            guard rename(lock, refPath) == 0 else { throw GitWriteError("cannot update refs/heads/main") }
+            // The reflog line is written under the lock, as git does.
+            let entry = "\(old) \(new) Drover <drover@localhost> \(Int(Date().timeIntervalSince1970)) +0000\tcommit: \(subject)\n"
+            for log in ["logs/HEAD", "logs/refs/heads/main"] { appendLine(entry, to: gitDirectory + "/" + log) }
+            guard rename(lock, refPath) == 0 else { throw GitWriteError("cannot update refs/heads/main (errno \(errno))") }
         } catch {
             unlink(lock)
             throw error
         }
-        let entry = "\(old) \(new) Drover <drover@localhost> \(Int(Date().timeIntervalSince1970)) +0000\tcommit: \(subject)\n"
-        for log in ["logs/HEAD", "logs/refs/heads/main"] { appendLine(entry, to: gitDirectory + "/" + log) }
+        try FileIO.syncDirectory(gitDirectory + "/refs/heads")
+    }
+
+    private static func commitID(_ text: String) throws -> String {
+        guard text.utf8.count == 40, Hex.decode(text) != nil else {
+            throw GitWriteError("refs/heads/main does not hold a commit id")
+        }
+        return text
     }
 
     private func appendLine(_ line: String, to path: String) {

@@ -32,7 +32,7 @@ public func buildApplication(
     let generationsDoorbell = Doorbell()
     let committer = Committer(
         ledger: ledger, repository: repository, doorbell: committerDoorbell,
-        gatherWindow: configuration.commitGatherWindow, afterCommit: pusher?.doorbell, logger: logger
+        gatherWindow: configuration.commitGatherWindow, afterCommit: pusher?.doorbell, metricsFactory: metrics.factory, logger: logger
     )
     let generation = GenerationService(
         generator: generator, ledger: ledger, committerDoorbell: committerDoorbell,

@@ -65,12 +65,15 @@ import Testing
         #expect(request.width == 512 && request.height == 512)
     }
 
-    @Test func refusesBadRequestsNamingTheField() {
+    @Test func refusesBadRequestsNamingTheField() throws {
         #expect(throws: GenerationRequestError.emptyPrompt) { try GenerationRequest(prompt: " \t ") }
         #expect(throws: GenerationRequestError.badCount(limit: 8)) { try GenerationRequest(prompt: "ox", count: 0) }
         #expect(throws: GenerationRequestError.badCount(limit: 8)) { try GenerationRequest(prompt: "ox", count: 9) }
         #expect(throws: GenerationRequestError.badSize) { try GenerationRequest(prompt: "ox", width: 100) }
         #expect(throws: GenerationRequestError.promptTooLong(limit: 2_000)) { try GenerationRequest(prompt: String(repeating: "o", count: 2_001)) }
+        #expect(throws: GenerationRequestError.controlCharacters) { try GenerationRequest(prompt: "an\u{0}ox") }
+        #expect(throws: GenerationRequestError.controlCharacters) { try GenerationRequest(prompt: "ox", negativePrompt: "\u{1B}[2J") }
+        #expect(try GenerationRequest(prompt: "an ox\n\ton a hill\r\n").prompt == "an ox\n\ton a hill")
     }
 }
 

@@ -31,6 +31,15 @@ import Testing
             #expect(text.contains(#"drover_http_request_duration_seconds_bucket{route="/api/votes",le="0.005"}"#))
             #expect(text.contains(#"drover_generation_duration_seconds_count{backend="procedural",outcome="ok"} 1"#))
             #expect(lines.contains { $0.hasPrefix("drover_dataset_commits ") && $0 != "drover_dataset_commits 0.0" })
+            // Every commit is timed, its lag and its size recorded.
+            func value(_ name: String) -> Double? {
+                lines.first { $0.hasPrefix(name + " ") }.flatMap { Double($0.dropFirst(name.count + 1)) }
+            }
+            let commits = try #require(value("drover_dataset_commits"))
+            #expect(value("drover_commit_duration_seconds_count") == commits)
+            #expect(value("drover_commit_lag_seconds_count") == commits)
+            #expect(value("drover_commit_changes_count") == commits)
+            #expect(value("drover_commit_changes_sum") == 2, "one image and one vote")
         }
     }
 }

@@ -1,4 +1,5 @@
 import CoreMetrics
+import DroverStore
 import Prometheus
 
 /// The metrics of one Drover server, kept in its own Prometheus registry (no global state, so
@@ -19,8 +20,10 @@ struct DroverMetrics: Sendable {
         factory.durationHistogramBuckets = [
             "drover_http_request_duration_seconds": fast,
             "drover_commit_duration_seconds": fast + [.seconds(5), .seconds(10)],
+            "drover_commit_lag_seconds": fast + [.seconds(5), .seconds(10), .seconds(30), .seconds(60)],
             "drover_generation_duration_seconds": slow,
         ]
+        factory.valueHistogramBuckets = ["drover_commit_changes": [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000]]
         self.factory = factory
     }
 
@@ -56,7 +59,6 @@ struct DroverMetrics: Sendable {
 
 extension Timer {
     func recordInterval(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        recordNanoseconds(duration.nanoseconds)
     }
 }
