@@ -28,6 +28,22 @@ public struct InboxItem: Codable, Sendable, FetchableRecord, MutablePersistableR
     }
 }
 
+extension InboxItem {
+    /// Decodes a row by column name: faster than `Decodable`, and the worker reads many.
+    public init(row: Row) throws {
+        id = row["id"]
+        idempotencyKey = row["idempotencyKey"]
+        kind = row["kind"]
+        payload = row["payload"]
+        state = row["state"]
+        attempts = row["attempts"]
+        leaseExpiresAt = row["leaseExpiresAt"]
+        receivedAt = row["receivedAt"]
+        finishedAt = row["finishedAt"]
+        lastError = row["lastError"]
+    }
+}
+
 /// The durable inbox: items are written here before they are acknowledged, then taken in order
 /// by one worker under a lease, so that an item left running by a crash is taken again.
 public struct Inbox: Sendable {

@@ -112,8 +112,9 @@ final class InboxWriter: Sendable {
     }
 
     static func insert(_ item: InboxItem, in db: Database) throws -> Inbox.Acceptance {
-        var item = item
-        try item.insert(db, onConflict: .ignore)
+        try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO inboxItem (idempotencyKey, kind, payload, state, attempts, receivedAt) VALUES (?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [item.idempotencyKey, item.kind, item.payload, item.state, item.attempts, item.receivedAt])
         return db.changesCount > 0 ? .accepted : .duplicate
     }
 }

@@ -28,9 +28,10 @@ extension Ledger {
         try database.write { db in try message.insert(db, onConflict: .replace) }
     }
 
-    /// The image a Slack message shows, if it is one of Drover's image messages.
-    public func slackMessage(channel: String, ts: String) throws -> SlackMessageRecord? {
-        try database.read { db in try SlackMessageRecord.fetchOne(db, key: ["channel": channel, "ts": ts]) }
+    /// The image a Slack message shows, inside `db`'s transaction; `nil` for a message that is
+    /// not one of Drover's image messages.
+    public static func imageShown(inChannel channel: String, ts: String, in db: Database) throws -> ImageID? {
+        try ImageID.fetchOne(db.cachedStatement(sql: "SELECT imageID FROM slackMessage WHERE channel = ? AND ts = ?"), arguments: [channel, ts])
     }
 
     /// The messages that show an image.

@@ -43,28 +43,36 @@ extension Ledger {
     ///   again, or a retraction with nothing to retract).
     /// - Throws: ``LedgerError/unknownImage(_:)`` if the image is not stored.
     public static func apply(_ command: VoteCommand, in db: Database) throws -> VoteEventRecord? {
-        guard try ImageRecord.exists(db, key: command.imageID) else { throw LedgerError.unknownImage(command.imageID) }
-        let current = try VoteRecord.fetchOne(db, key: ["imageID": command.imageID.rawValue, "rater": command.rater])
-        if let required = command.onlyIfCurrent, current?.rating != required { return nil }
+        // Cached statements: this runs once per vote, on the path every vote takes.
+        let imageExists = try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM image WHERE id = ?)"), arguments: [command.imageID]
+        ) ?? false
+        guard imageExists else { throw LedgerError.unknownImage(command.imageID) }
+        let current = try currentRating(of: command.imageID, by: command.rater, in: db)
+        if let required = command.onlyIfCurrent, current != required { return nil }
         let newRating = command.choice.rating
-        guard current?.rating != newRating else { return nil }
-        var event = VoteEventRecord(
-            id: nil, imageID: command.imageID, rater: command.rater, rating: newRating, previousRating: current?.rating,
+        guard current != newRating else { return nil }
+        try db.cachedStatement(sql: """
+            INSERT INTO voteEvent (imageID, rater, rating, previousRating, source, occurredAt) VALUES (?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [command.imageID, command.rater, newRating, current, command.source, command.occurredAt])
+        let event = VoteEventRecord(
+            id: db.lastInsertedRowID, imageID: command.imageID, rater: command.rater, rating: newRating, previousRating: current,
             source: command.source, occurredAt: command.occurredAt, commitSHA: nil
         )
-        try event.insert(db)
-        if let newRating, let eventID = event.id {
-            try VoteRecord(imageID: command.imageID, rater: command.rater, rating: newRating, eventID: eventID, updatedAt: command.occurredAt)
-                .upsert(db)
+        if let newRating {
+            try db.cachedStatement(sql: """
+                INSERT INTO vote (imageID, rater, rating, eventID, updatedAt) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (imageID, rater) DO UPDATE SET rating = excluded.rating, eventID = excluded.eventID, updatedAt = excluded.updatedAt
+                """).execute(arguments: [command.imageID, command.rater, newRating, event.id, command.occurredAt])
         } else {
-            _ = try current?.delete(db)
+            try db.cachedStatement(sql: "DELETE FROM vote WHERE imageID = ? AND rater = ?").execute(arguments: [command.imageID, command.rater])
         }
         return event
     }
 
     /// A rater's active rating of an image, inside `db`'s transaction.
     public static func currentRating(of imageID: ImageID, by rater: String, in db: Database) throws -> Rating? {
-        try VoteRecord.fetchOne(db, key: ["imageID": imageID.rawValue, "rater": rater])?.rating
+        try Rating.fetchOne(db.cachedStatement(sql: "SELECT rating FROM vote WHERE imageID = ? AND rater = ?"), arguments: [imageID, rater])
     }
 
     /// An image's active 👍 and 👎 counts.

@@ -18,11 +18,9 @@ struct ReactionVotes: VoteSource {
         let change = try JSONDecoder().decode(ReactionChange.self, from: item.payload)
         let rater = pseudonymizer.pseudonym(team: change.teamID, user: change.user)
         return { db in
-            guard let message = try SlackMessageRecord.fetchOne(db, key: ["channel": change.channel, "ts": change.messageTS]) else {
-                return nil
-            }
+            guard let imageID = try Ledger.imageShown(inChannel: change.channel, ts: change.messageTS, in: db) else { return nil }
             return VoteCommand(
-                imageID: message.imageID, rater: rater, choice: change.added ? VoteChoice(change.rating) : .none,
+                imageID: imageID, rater: rater, choice: change.added ? VoteChoice(change.rating) : .none,
                 source: "slack-reaction", occurredAt: Date(), onlyIfCurrent: change.added ? nil : change.rating
             )
         }
