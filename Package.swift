@@ -107,10 +107,10 @@ let package = Package(
             dependencies: [
                 "DroverCore", "DroverStore", "DroverDataset", "DroverServer", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "benchmarks/commit",
-            exclude: ["README.md", "oxen_bench.py"]
+            exclude: ["README.md", "oxen_bench.py", "votes.lua"]
         ),
         .target(
             name: "DroverTestSupport",

@@ -58,7 +58,7 @@ final class CommitWriter: Sendable {
             let body = "tree \(tree.id)\nparent \(current.head)\nauthor \(signature)\ncommitter \(signature)\n\n\(message)"
             let (commit, commitBytes) = try objects.write(.commit, Array(body.utf8))
             unpacked.withLock { $0 += stored + tree.stored + commitBytes }
-            try objects.syncNames()
+            try objects.makeDurable()
             try branch.move(from: current.head, to: commit, subject: String(message.prefix { $0 != "\n" }))
             current.head = commit
             state.withLock { $0 = current }

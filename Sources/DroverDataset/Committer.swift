@@ -25,6 +25,7 @@ public final class Committer: Service {
     private let repository: DatasetRepository
     private let doorbell: Doorbell
     private let gatherWindow: Duration
+    private let loadedCommitInterval: Duration
     private let maxChangesPerCommit: Int
     private let pollInterval: Duration
     private let afterCommit: Doorbell?
@@ -39,6 +40,10 @@ public final class Committer: Service {
 
     /// - Parameters:
     ///   - doorbell: rung by whoever records a change in the ledger.
+    ///   - loadedCommitInterval: under load — the last commit held more than one change — the
+    ///     least time from one commit to the next, so that the changes of that time share a
+    ///     commit: a commit's cost grows with `train.csv`, not with its changes. Idle, a change is
+    ///     committed at once.
     ///   - gatherWindow: how long to wait after a ring before committing, so that changes arriving
     ///     together share a commit; zero commits at once.
     ///   - maxChangesPerCommit: the most changes one group commit takes.
@@ -50,6 +55,7 @@ public final class Committer: Service {
     ///   - metricsFactory: where ``CommitMetrics`` go.
     public init(
         ledger: Ledger, repository: DatasetRepository, doorbell: Doorbell, gatherWindow: Duration = .zero,
+        loadedCommitInterval: Duration = .milliseconds(100),
         maxChangesPerCommit: Int = 1_000, pollInterval: Duration = .seconds(1), afterCommit: Doorbell? = nil,
         packThreshold: Int = 256 << 20, metricsFactory: any MetricsFactory = MetricsSystem.factory, logger: Logger
     ) {
@@ -57,6 +63,7 @@ public final class Committer: Service {
         self.repository = repository
         self.doorbell = doorbell
         self.gatherWindow = gatherWindow
+        self.loadedCommitInterval = loadedCommitInterval
         self.maxChangesPerCommit = maxChangesPerCommit
         self.pollInterval = pollInterval
         self.afterCommit = afterCommit
@@ -71,7 +78,8 @@ public final class Committer: Service {
     /// Commits what is pending at start, then each change as it comes, until graceful shutdown,
     /// when it commits what is left and waits for a background pack to finish.
     public func run() async throws {
-        try await commitPending()
+        try await reconcile()
+        doorbell.ring()  // what was pending before the start
         // Shutdown closes the doorbell instead of cancelling this task: a git process must never
         // be killed halfway through a commit.
         await withGracefulShutdownHandler {
@@ -86,7 +94,7 @@ public final class Committer: Service {
                 while await doorbell.wait() {
                     await doorbell.linger(for: gatherWindow)
                     do {
-                        try await commitAll()
+                        try await commitAll(pacedUnderLoad: true)
                         backoff = .milliseconds(500)
                     } catch {
                         record(error)
@@ -119,14 +127,20 @@ public final class Committer: Service {
     /// changes in batches of at most `maxChangesPerCommit`. Call ``commitPending()`` (or `run()`)
     /// first, once: it loads what HEAD holds.
     /// - Returns: the hashes of the commits made.
+    /// - Parameter pacedUnderLoad: under load, leave ``loadedCommitInterval`` between the starts
+    ///   of commits (the service does; a command commits as fast as it can).
     @discardableResult
-    public func commitAll() async throws -> [String] {
+    public func commitAll(pacedUnderLoad: Bool = false) async throws -> [String] {
         var commits: [String] = []
         while true {
             let pending = try ledger.pendingChanges(limit: maxChangesPerCommit)
             if pending.isEmpty { return commits }
+            let started = ContinuousClock.now
             let sets = try ledger.changeSets(voteEvents: pending.votes.compactMap(\.event.id), images: pending.images.map(\.image.id))
             commits.append(try await commit(CommitBatch(next: pending, voteSets: sets.voteEvents, imageSets: sets.images)))
+            if pacedUnderLoad, pending.count > 1 {
+                await doorbell.linger(for: loadedCommitInterval - (ContinuousClock.now - started))
+            }
         }
     }
 

@@ -16,8 +16,9 @@ import Synchronization
 /// by one). Past a few MB, raw copies would fill the disk and the repacks faster than they save
 /// time (measured: 100k rows got slower), so those are compressed again.
 ///
-/// Durable before a ref names them: each object's bytes are synced as it is written, and
-/// ``syncNames()`` syncs the directories that gained names, once per commit.
+/// Durable before a ref names them: ``makeDurable()`` syncs the objects written since its last
+/// call and the directories that gained them, all at once (concurrent `fsync`s share the
+/// filesystem's journal commits), once per commit.
 final class LooseObjects: Sendable {
     /// Objects of this many bytes are stored uncompressed.
     static let storedUncompressed = (256 << 10)..<(4 << 20)
@@ -29,8 +30,8 @@ final class LooseObjects: Sendable {
 
     /// `.git/objects`.
     let directory: String
-    /// Directories that gained an object (or, for `directory` itself, a fan-out folder) since
-    /// the last ``syncNames()``.
+    /// Objects written since the last ``makeDurable()``, and the directories that gained them
+    /// (or, for `directory` itself, a fan-out folder).
     private let unsynced = Mutex<Set<String>>([])
 
     init(directory: String) {
@@ -55,19 +56,18 @@ final class LooseObjects: Sendable {
             unlink(temporary)
             throw GitWriteError("cannot store object \(id) (errno \(errno))")
         }
-        unsynced.withLock { _ = $0.insert(folder) }
+        unsynced.withLock { $0.formUnion([path, folder]) }
         return (id, compressed.count)
     }
 
-    /// Makes the names of the objects written since the last call durable: after it, a ref may
-    /// name them.
-    func syncNames() throws {
-        let folders = unsynced.withLock { folders in
-            defer { folders = [] }
-            return folders
+    /// Makes the objects written since the last call durable, names included: after it, a ref
+    /// may name them.
+    func makeDurable() throws {
+        let paths = unsynced.withLock { paths in
+            defer { paths = [] }
+            return paths
         }
-        // Fan-out folders first, then `objects` itself, which may have gained one of them.
-        for folder in folders.sorted(by: { $0.count > $1.count }) { try FileIO.syncDirectory(folder) }
+        try FileIO.sync(Array(paths))
     }
 
     /// Writes the object's temporary file, making its fan-out folder first if it is missing:
@@ -77,7 +77,7 @@ final class LooseObjects: Sendable {
         while true {
             if mkdir(folder, 0o755) == 0 { unsynced.withLock { _ = $0.insert(directory) } }
             do {
-                return try FileIO.write(bytes, to: path, mode: 0o444, exclusive: true, durable: true)
+                return try FileIO.write(bytes, to: path, mode: 0o444, exclusive: true)
             } catch where attempts < 3 && access(folder, F_OK) != 0 {
                 attempts += 1
             }

@@ -50,7 +50,7 @@ struct MainBranch: Sendable {
             unlink(lock)
             throw error
         }
-        try FileIO.syncDirectory(gitDirectory + "/refs/heads")
+        try FileIO.sync(gitDirectory + "/refs/heads")
     }
 
     private static func commitID(_ text: String) throws -> String {

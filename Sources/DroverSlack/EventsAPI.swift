@@ -73,6 +73,23 @@ public struct ReactionChange: Codable, Sendable, Equatable {
     public var messageTS: String
     public var eventTS: String?
 
+    /// When it happened: `event_ts` in microseconds since 1970, `nil` if there is none.
+    public var eventTime: Int64? { eventTS.flatMap(Self.microseconds) }
+
+    /// A Slack timestamp (`"1360782804.083113"`) in microseconds since 1970.
+    static func microseconds(_ ts: String) -> Int64? {
+        let parts = ts.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let seconds = Int64(parts[0]), seconds >= 0, seconds < 1 << 40 else { return nil }
+        guard parts.count == 2 else { return seconds * 1_000_000 }
+        let fraction = parts[1]
+        guard !fraction.isEmpty, fraction.count <= 6, fraction.allSatisfy(\.isASCII), let digits = Int64(fraction), digits >= 0 else { return nil }
+        return seconds * 1_000_000 + digits * Int64(pow10(6 - fraction.count))
+    }
+
+    private static func pow10(_ exponent: Int) -> Int {
+        (0..<exponent).reduce(1) { value, _ in value * 10 }
+    }
+
     /// The reaction change an event describes, if it is a vote that may count: a 👍 / 👎 on a
     /// message, by someone other than the app's bot. Anything else gives `nil`.
     public init?(envelope: EventEnvelope) {

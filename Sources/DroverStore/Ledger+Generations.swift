@@ -32,7 +32,9 @@ extension Ledger {
 
     /// Whether an image with this id is stored.
     public func containsImage(_ id: ImageID) throws -> Bool {
-        try database.read { db in try ImageRecord.exists(db, key: id) }
+        try database.read { db in
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM image WHERE id = ?)"), arguments: [id]) ?? false
+        }
     }
 
     /// The PNG bytes of an image, if stored.

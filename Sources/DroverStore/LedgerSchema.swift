@@ -98,6 +98,19 @@ enum LedgerSchema {
                 t.column("changeSetID", .integer).notNull().indexed().references("changeSet")
             }
         }
+        migrator.registerMigration("v4: reaction states") { db in
+            // The latest reaction event seen per rater × image × rating: Slack delivers events
+            // unordered, and an older one must not undo a newer one.
+            try db.create(table: "reactionState") { t in
+                t.column("imageID", .text).notNull().references("image")
+                t.column("rater", .text).notNull()
+                t.column("rating", .text).notNull().check { ["Approve", "Disapprove"].contains($0) }
+                t.column("present", .boolean).notNull()
+                // Slack's event_ts in microseconds since 1970.
+                t.column("eventTime", .integer).notNull()
+                t.primaryKey(["imageID", "rater", "rating"])
+            }
+        }
         return migrator
     }
 }

@@ -39,19 +39,18 @@ import Testing
 
             var random = BadInputFuzzTests.Random(state: 7)
             let killAt = Set((0..<3).map { _ in 100 + random.below(1_800) })
-            var expected: [Vote: Rating] = [:]
+            // The reactions each user has on each message, with when they were added: a user's
+            // rating is their newest reaction still there.
+            var present: [Vote: [Rating: Int]] = [:]
             var retries = 0
             for index in 0..<2_000 {
                 let vote = Vote(ts: random.pick(messages), user: random.pick(users))
                 let rating: Rating = random.below(2) == 0 ? .approve : .disapprove
-                let added = expected[vote] == nil || random.below(3) == 0
+                let added = present[vote, default: [:]][rating] == nil
                 let reaction = (rating == .approve ? "+1" : "-1") + (random.below(4) == 0 ? "::skin-tone-\(2 + random.below(5))" : "")
-                let body = #"{"token":"x","team_id":"T0TEAM","api_app_id":"A0APP","type":"event_callback","event_id":"Ev0CRASH\#(index)","event_time":1700000000,"authorizations":[{"team_id":"T0TEAM","user_id":"U0BOT","is_bot":true}],"event":{"type":"\#(added ? "reaction_added" : "reaction_removed")","user":"\#(vote.user)","reaction":"\#(reaction)","item_user":"U0BOT","item":{"type":"message","channel":"C0CHANNEL","ts":"\#(vote.ts)"},"event_ts":"1700000001.000100"}}"#
-                if added {
-                    expected[vote] = rating
-                } else if expected[vote] == rating {
-                    expected[vote] = nil
-                }
+                let eventTS = "1700000001.\(String(format: "%06d", index))"
+                let body = #"{"token":"x","team_id":"T0TEAM","api_app_id":"A0APP","type":"event_callback","event_id":"Ev0CRASH\#(index)","event_time":1700000001,"authorizations":[{"team_id":"T0TEAM","user_id":"U0BOT","is_bot":true}],"event":{"type":"\#(added ? "reaction_added" : "reaction_removed")","user":"\#(vote.user)","reaction":"\#(reaction)","item_user":"U0BOT","item":{"type":"message","channel":"C0CHANNEL","ts":"\#(vote.ts)"},"event_ts":"\#(eventTS)"}}"#
+                present[vote, default: [:]][rating] = added ? index : nil
 
                 var attempt = 0
                 while true {
@@ -72,6 +71,7 @@ import Testing
             }
             #expect(retries >= 3, "the kills forced redeliveries")
 
+            let expected = present.compactMapValues { reactions in reactions.max { $0.value < $1.value }?.key }
             let expectedCount = expected.count
             try await eventually("the votes to be committed", timeout: .seconds(120)) {
                 try await committedTrainRows(directory).count == expectedCount

@@ -8,7 +8,11 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import Synchronization
 import Testing
+
+/// Makes `event_ts` values that increase from one reaction event to the next.
+private let eventClock = Atomic<Int>(0)
 
 let signingSecret = "test-signing-secret"
 
@@ -40,11 +44,13 @@ extension TestClientProtocol {
     }
 
     func reaction(_ type: String, _ reaction: String, by user: String, on ts: String, eventID: String = "Ev\(UUID().uuidString.prefix(8))", retry: Int? = nil) async throws -> TestResponse {
+        // Each event happens after the one before, as a person's clicks do.
+        let eventTS = "1700000001.\(String(format: "%06d", eventClock.add(1, ordering: .relaxed).newValue))"
         let body = """
         {"token":"XXYYZZ","team_id":"T0TEAM","api_app_id":"A0APP","type":"event_callback","event_id":"\(eventID)","event_time":1700000000,
          "authorizations":[{"team_id":"T0TEAM","user_id":"U0BOT","is_bot":true}],
          "event":{"type":"\(type)","user":"\(user)","reaction":"\(reaction)","item_user":"U0BOT",
-                  "item":{"type":"message","channel":"C0CHANNEL","ts":"\(ts)"},"event_ts":"1700000001.000100"}}
+                  "item":{"type":"message","channel":"C0CHANNEL","ts":"\(ts)"},"event_ts":"\(eventTS)"}}
         """
         var headers: HTTPFields = [:]
         if let retry {

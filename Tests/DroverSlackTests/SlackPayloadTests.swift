@@ -41,6 +41,19 @@ import Testing
         let change = try #require(try change(Self.envelope()))
         #expect(change.added && change.rating == .approve)
         #expect([change.teamID, change.user, change.channel, change.messageTS] == ["T123ABC456", "U123ABC456", "C123ABC456", "1360782400.498405"])
+        #expect(change.eventTime == 1_360_782_804_083_113)
+    }
+
+    @Test func eventTimesAreMicrosecondsAndMalformedOnesAreNone() throws {
+        var change = try #require(try change(Self.envelope()))
+        for (ts, micros) in [("1360782804.5", Int64(1_360_782_804_500_000)), ("1360782804", 1_360_782_804_000_000), ("0.000001", 1)] {
+            change.eventTS = ts
+            #expect(change.eventTime == micros, "\(ts)")
+        }
+        for ts in ["", ".", "1.", "a.1", "1.1234567", "-1.5", "1.-5", "1.2.3", "99999999999999.0", "1.٣"] {
+            change.eventTS = ts
+            #expect(change.eventTime == nil, "\(ts)")
+        }
     }
 
     @Test func aRemovedReactionIsARemoval() throws {

@@ -6,7 +6,8 @@ import Logging
 import ServiceLifecycle
 
 /// `swift run -c release drover-bench-commit [--sizes 1000,10000,100000] [--commits 100]
-/// [--oxen-commits 20] [--sustain-seconds 10] [--clients 32] [--python .venv/bin/python]`
+/// [--oxen-commits 20] [--sustain-seconds 10] [--clients 32] [--python .venv/bin/python]`, from the repository's root
+/// (the end-to-end run drives the server with wrk and `votes.lua`).
 ///
 /// Per-change commit latency at each size of `train.csv`, Drover's committer side by side with
 /// plain `git add && git commit` of the same file and with a local Oxen repository (`oxenai`,
@@ -327,8 +328,9 @@ enum Report {
             out += "\(ratio(result.drover)) / \(ratio(result.git)) / \(oxen.map(ratio) ?? "n/a") |\n"
         }
         out += "\nSustained under group commit at \(sustained.rows.formatted()) rows, through `drover serve` "
-        out += "(\(sustained.clients) clients posting to /api/votes; from the first request to the commit of the last vote): "
+        out += "(wrk, \(sustained.clients) connections posting to /api/votes; from the first request to the commit of the last vote): "
         out += line(votes: sustained.votes, seconds: sustained.seconds, commits: sustained.commits)
+        out += "  acknowledgement latency p50 \(String(format: "%.1f", sustained.p50)) ms, p99 \(String(format: "%.1f", sustained.p99)) ms\n"
         out += "\nThe committer alone, draining votes waiting in the ledger at \(drained.rows.formatted()) rows: "
         out += line(votes: drained.votes, seconds: drained.seconds, commits: drained.commits)
         return out

@@ -4,10 +4,9 @@ import DroverStore
 import Foundation
 import GRDB
 
-/// A 👍 / 👎 reaction added or removed on one of Drover's image messages.
-///
-/// Adding sets the rater's rating; removing takes back only that rating — 👍 then 👎 ends at 👎,
-/// and removing the 👍 afterwards leaves the 👎. Reactions on other messages change nothing.
+/// A 👍 / 👎 reaction added or removed on one of Drover's image messages, ordered by its
+/// `event_ts` (``Ledger/vote(for:source:at:in:)``): Slack delivers events unordered. Reactions on
+/// other messages change nothing.
 struct ReactionVotes: VoteSource {
     static let kind = "slack-reaction"
     var kind: String { Self.kind }
@@ -17,12 +16,12 @@ struct ReactionVotes: VoteSource {
     func decision(for item: InboxItem) throws -> VoteDecision {
         let change = try JSONDecoder().decode(ReactionChange.self, from: item.payload)
         let rater = pseudonymizer.pseudonym(team: change.teamID, user: change.user)
+        // Without an event_ts (Slack always sends one), the event counts as happening when it arrived.
+        let eventTime = change.eventTime ?? Int64(item.receivedAt.timeIntervalSince1970 * 1_000_000)
         return { db in
             guard let imageID = try Ledger.imageShown(inChannel: change.channel, ts: change.messageTS, in: db) else { return nil }
-            return VoteCommand(
-                imageID: imageID, rater: rater, choice: change.added ? VoteChoice(change.rating) : .none,
-                source: "slack-reaction", occurredAt: Date(), onlyIfCurrent: change.added ? nil : change.rating
-            )
+            let event = ReactionEvent(imageID: imageID, rater: rater, rating: change.rating, added: change.added, eventTime: eventTime)
+            return try Ledger.vote(for: event, source: "slack-reaction", in: db)
         }
     }
 }
