@@ -57,6 +57,10 @@ public struct DatasetRepository: Sendable {
             for lock in [".git/index.lock", ".git/refs/heads/main.lock"] {
                 try? fileManager.removeItem(atPath: directory + "/" + lock)
             }
+            let head = String(decoding: try FileIO.read(directory + "/.git/HEAD") ?? [], as: UTF8.self)
+            guard head == "ref: refs/heads/main\n" else {
+                throw DatasetBranchError(directory: directory, head: head.trimmingWhitespace())
+            }
             try await repository.restoreWorkingTree()
         }
         return repository
@@ -115,5 +119,16 @@ public struct DatasetRepository: Sendable {
     /// Appends to a file in the working tree.
     func append(_ text: String, to path: String) throws {
         try FileIO.append(Array(text.utf8), to: directory + "/" + path)
+    }
+}
+
+/// The dataset's repository has another branch (or a detached HEAD) checked out: Drover commits
+/// to `main` only, and will not reset someone's work on another branch.
+public struct DatasetBranchError: Error, CustomStringConvertible {
+    public var directory: String
+    public var head: String
+
+    public var description: String {
+        "the dataset repository must have main checked out, but HEAD is \"\(head.prefix(100))\": run `git -C \(directory) checkout main`"
     }
 }

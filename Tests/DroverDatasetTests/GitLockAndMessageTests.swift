@@ -89,4 +89,18 @@ import Testing
         #expect(try await fixture.git.run(["status", "--porcelain"]).isEmpty)
         #expect(try await fixture.git.run(["diff-index", "--cached", "HEAD"]).isEmpty)
     }
+
+    @Test func aRepositoryWithAnotherBranchCheckedOutIsRefusedClearly() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        do {
+            let fixture = try await DatasetFixture(at: directory)
+            try await fixture.git.run(["checkout", "-q", "-b", "experiment"])
+        }
+        await #expect {
+            _ = try await DatasetRepository.open(at: directory.path + "/dataset")
+        } throws: { error in
+            "\(error)".contains("must have main checked out") && "\(error)".contains("refs/heads/experiment")
+        }
+    }
 }
