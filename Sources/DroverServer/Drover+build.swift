@@ -61,7 +61,10 @@ public func buildApplication(
         tallies: slack.map { TallyUpdater(ledger: ledger, slack: $0, logger: logger) }, logger: logger
     )
     // Votes and generations have a worker each, so that a vote never waits behind a generation.
-    var services: [any Service] = [committer, InboxWorker(inbox: inbox, doorbell: votesDoorbell, lane: votes, drainsOnShutdown: true, logger: logger)]
+    var services: [any Service] = [
+        committer, InboxWorker(inbox: inbox, doorbell: votesDoorbell, lane: votes, drainsOnShutdown: true, logger: logger),
+        InboxPruner(inbox: inbox, logger: logger),
+    ]
     services += pusher.map { [$0] } ?? []
     if !generationHandlers.isEmpty {
         let lane = HandlerLane(inbox: inbox, handlers: generationHandlers, logger: logger)

@@ -98,7 +98,10 @@ enum LedgerSchema {
                 t.column("changeSetID", .integer).notNull().indexed().references("changeSet")
             }
         }
-        migrator.registerMigration("v4: reaction states") { db in
+        migrator.registerMigration("v4: reaction states, uncommitted images") { db in
+            // Without it, finding the images to commit reads every row — PNG bytes included, as
+            // commitSHA is stored after them — on every commit.
+            try db.create(index: "image_uncommitted", on: "image", columns: ["commitSHA"])
             // The latest reaction event seen per rater × image × rating: Slack delivers events
             // unordered, and an older one must not undo a newer one.
             try db.create(table: "reactionState") { t in

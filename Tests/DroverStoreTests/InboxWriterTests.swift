@@ -105,3 +105,30 @@ import Testing
         }
     }
 }
+
+@Suite struct InboxPruningTests {
+    @Test func onlyItemsHandledBeforeTheCutoffGo() throws {
+        let fixture = try LedgerFixture()
+        defer { fixture.directory.remove() }
+        let inbox = Inbox(ledger: fixture.ledger)
+        for key in ["old-1", "old-2", "old-3", "recent", "pending", "failed"] {
+            _ = try inbox.accept(idempotencyKey: key, kind: "vote", payload: Data())
+        }
+        let now = Date()
+        try fixture.ledger.database.write { db in
+            try db.execute(sql: "UPDATE inboxItem SET state = 'done', finishedAt = ? WHERE idempotencyKey LIKE 'old-%'", arguments: [now.addingTimeInterval(-8 * 86_400)])
+            try db.execute(sql: "UPDATE inboxItem SET state = 'done', finishedAt = ? WHERE idempotencyKey = 'recent'", arguments: [now.addingTimeInterval(-60)])
+            try db.execute(sql: "UPDATE inboxItem SET state = 'failed', finishedAt = ? WHERE idempotencyKey = 'failed'", arguments: [now.addingTimeInterval(-30 * 86_400)])
+        }
+        let cutoff = now.addingTimeInterval(-Inbox.retention.seconds)
+
+        #expect(try inbox.pruneHandled(before: cutoff, limit: 2) == 2)
+        #expect(try inbox.pruneHandled(before: cutoff, limit: 2) == 1)
+        #expect(try inbox.pruneHandled(before: cutoff, limit: 2) == 0)
+
+        let left = try fixture.ledger.database.read { db in
+            try String.fetchAll(db, sql: "SELECT idempotencyKey FROM inboxItem ORDER BY id")
+        }
+        #expect(left == ["recent", "pending", "failed"])
+    }
+}

@@ -36,7 +36,7 @@ struct LedgerFixture {
     @Test func freshFileGetsEveryMigration() throws {
         let fixture = try LedgerFixture()
         defer { fixture.directory.remove() }
-        #expect(try fixture.ledger.appliedMigrations() == ["v1: inbox, generations, images, votes", "v2: slack messages", "v3: change sets (reverts, imports)", "v4: reaction states"])
+        #expect(try fixture.ledger.appliedMigrations() == ["v1: inbox, generations, images, votes", "v2: slack messages", "v3: change sets (reverts, imports)", "v4: reaction states, uncommitted images"])
         let mode = try fixture.ledger.database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
     }
