@@ -1,4 +1,5 @@
 import DroverCore
+import Dispatch
 import Foundation
 
 /// The dataset's git repository and its fixed layout (a contract, see DESIGN.md):
@@ -63,6 +64,8 @@ public struct DatasetRepository: Sendable {
             }
             try await repository.restoreWorkingTree()
         }
+        try? fileManager.removeItem(atPath: repository.retiredDirectory)
+        try fileManager.createDirectory(atPath: repository.retiredDirectory, withIntermediateDirectories: true)
         return repository
     }
 
@@ -107,14 +110,31 @@ public struct DatasetRepository: Sendable {
         writer?.didPack(before)
     }
 
-    /// Replaces a file in the working tree atomically (written beside it, then renamed).
+    /// Replaces a file in the working tree atomically (written beside it, then renamed), so that
+    /// a reader never sees half of it.
+    ///
+    /// The old version is first linked into `.git/drover-retired/` and deleted from there in the
+    /// background: freeing the blocks of a file of megabytes (`train.csv`) takes milliseconds —
+    /// more on a filesystem mounted with `discard` — that a commit need not wait for.
     func write(_ data: some ContiguousBytes, to path: String) throws {
         let target = directory + "/" + path
         let slash = target.lastIndex(of: "/") ?? target.startIndex
-        let temporary = target[..<slash] + "/." + target[target.index(after: slash)...] + ".tmp"
-        try FileIO.write(data, to: String(temporary))
-        guard rename(String(temporary), target) == 0 else { throw GitWriteError("cannot replace \(target)") }
+        let temporary = String(target[..<slash] + "/." + target[target.index(after: slash)...] + ".tmp")
+        try FileIO.write(data, to: temporary)
+        let retired = retiredDirectory + "/\(UInt64.random(in: 0...UInt64.max))"
+        let keptOld = link(target, retired) == 0
+        guard rename(temporary, target) == 0 else {
+            if keptOld { unlink(retired) }
+            throw GitWriteError("cannot replace \(target)")
+        }
+        if keptOld { Self.reaper.async { unlink(retired) } }
     }
+
+    /// Where replaced files wait to be deleted; emptied when the repository is opened.
+    private var retiredDirectory: String { directory + "/.git/drover-retired" }
+
+    /// Deletes retired files, one at a time, off the commit path.
+    private static let reaper = DispatchQueue(label: "drover.retired-files", qos: .utility)
 
     /// Appends to a file in the working tree.
     func append(_ text: String, to path: String) throws {

@@ -16,6 +16,9 @@ struct TrainingTable {
     private var slots: [(key: Key, rating: Rating, line: [UInt8])?] = []
     private var index: [Key: Int] = [:]
     private var holes = 0
+    /// The document as last built, and where each slot's row starts in it: kept up to date row
+    /// by row, so that a commit does not rebuild megabytes to change one row.
+    private var rendered: (bytes: [UInt8], starts: [Int])?
 
     /// How many rows.
     var count: Int { index.count }
@@ -47,11 +50,31 @@ struct TrainingTable {
     }
 
     /// The whole CSV document, header first.
-    func csv() -> [UInt8] {
-        var out = Array(CSV.line(TrainingRow.columns).utf8)
-        out.reserveCapacity(out.count + slots.count * 128)
-        for slot in slots { if let slot { out += slot.line } }
-        return out
+    mutating func csv() -> [UInt8] {
+        if let rendered { return rendered.bytes }
+        let header = Array(CSV.line(TrainingRow.columns).utf8)
+        let total = slots.reduce(header.count) { $0 + ($1?.line.count ?? 0) }
+        var starts: [Int] = []
+        starts.reserveCapacity(slots.count)
+        let bytes = [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
+            guard let base = buffer.baseAddress else { return count = 0 }
+            var offset = 0
+            func copy(_ line: [UInt8]) {
+                line.withUnsafeBufferPointer { source in
+                    guard let start = source.baseAddress else { return }
+                    (base + offset).initialize(from: start, count: source.count)
+                }
+                offset += line.count
+            }
+            copy(header)
+            for slot in slots {
+                starts.append(offset)
+                if let slot { copy(slot.line) }
+            }
+            count = offset
+        }
+        rendered = (bytes, starts)
+        return bytes
     }
 
     /// Makes the rows of every image × rater that `history` (vote events, oldest first) names
@@ -83,18 +106,36 @@ struct TrainingTable {
     private mutating func set(_ key: Key, _ rating: Rating, _ fields: [String]) {
         let line = Array(CSV.line(fields).utf8)
         if let position = index[key] {
+            replaceRendered(position, with: line)
             slots[position] = (key, rating, line)
         } else {
             index[key] = slots.count
             slots.append((key, rating, line))
+            if rendered != nil {
+                rendered!.starts.append(rendered!.bytes.count)
+                rendered!.bytes.append(contentsOf: line)
+            }
         }
     }
 
     private mutating func remove(_ key: Key) {
         guard let position = index.removeValue(forKey: key) else { return }
+        replaceRendered(position, with: [])
         slots[position] = nil
         holes += 1
         if holes > 1_024, holes > slots.count / 2 { compact() }
+    }
+
+    /// Puts `line` where the row of slot `position` stands in the rendered document, if any.
+    private mutating func replaceRendered(_ position: Int, with line: [UInt8]) {
+        guard rendered != nil else { return }
+        let start = rendered!.starts[position]
+        let old = slots[position]?.line.count ?? 0
+        rendered!.bytes.replaceSubrange(start..<start + old, with: line)
+        let shift = line.count - old
+        if shift != 0 {
+            for later in position + 1..<rendered!.starts.count { rendered!.starts[later] += shift }
+        }
     }
 
     private mutating func compact() {
@@ -102,5 +143,6 @@ struct TrainingTable {
         slots = kept.map { Optional($0) }
         index = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($0.element.key, $0.offset) })
         holes = 0
+        rendered = nil
     }
 }

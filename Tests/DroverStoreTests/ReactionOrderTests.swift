@@ -1,5 +1,6 @@
 import DroverCore
 import DroverStore
+import DroverTestSupport
 import Foundation
 import GRDB
 import Testing
@@ -63,18 +64,5 @@ import Testing
             let expected = present.max { $0.value < $1.value }?.key
             #expect(try rating(of: "t\(trial)", on: image, in: fixture.ledger) == expected, "trial \(trial): \(shuffled)")
         }
-    }
-}
-
-/// A small deterministic generator, so that a failure can be replayed.
-struct SplitMix: RandomNumberGenerator {
-    var seed: UInt64
-
-    mutating func next() -> UInt64 {
-        seed &+= 0x9E37_79B9_7F4A_7C15
-        var z = seed
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
