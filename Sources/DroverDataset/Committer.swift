@@ -10,7 +10,8 @@ import Synchronization
 ///
 /// Each change the ledger records (an image, a vote, a retraction) becomes a commit. When idle,
 /// one change is one commit; when changes arrive faster than commits finish, those waiting go
-/// into the next commit together (group commit), each still named in its message. The ledger
+/// into the next commit together (group commit), each still named in its message, and commits
+/// start no more often than every `loadedCommitInterval`. The ledger
 /// records the commit holding each change; at start the committer reconciles the ledger with the
 /// repository's HEAD and commits whatever the ledger has that the repository lacks.
 public final class Committer: Service {
@@ -40,12 +41,12 @@ public final class Committer: Service {
 
     /// - Parameters:
     ///   - doorbell: rung by whoever records a change in the ledger.
+    ///   - gatherWindow: how long to wait after a ring before committing, so that changes arriving
+    ///     together share a commit; zero commits at once.
     ///   - loadedCommitInterval: under load — the last commit held more than one change — the
     ///     least time from one commit to the next, so that the changes of that time share a
     ///     commit: a commit's cost grows with `train.csv`, not with its changes. Idle, a change is
     ///     committed at once.
-    ///   - gatherWindow: how long to wait after a ring before committing, so that changes arriving
-    ///     together share a commit; zero commits at once.
     ///   - maxChangesPerCommit: the most changes one group commit takes.
     ///   - pollInterval: how often the ledger is checked for changes that rang no bell here: those
     ///     recorded by another process (`drover revert`, `drover import`).

@@ -103,7 +103,7 @@ struct DatasetFixture {
         try Data("half-written".utf8).write(to: URL(filePath: root + "/annotations/train.csv"))
         try Data("stray".utf8).write(to: URL(filePath: root + "/images/0000000000000000.png"))
         _ = FileManager.default.createFile(atPath: root + "/.git/index.lock", contents: Data())
-        let reopened = try await DatasetRepository.open(at: root)
+        let reopened = try await whenUnlocked { try await DatasetRepository.open(at: root) }
         #expect(try await reopened.git.run(["status", "--porcelain"]) == "")
         #expect(!FileManager.default.fileExists(atPath: root + "/images/0000000000000000.png"))
     }
@@ -218,5 +218,18 @@ struct DatasetFixture {
         try fixture.vote(.down, by: "r2", on: image)
         try await restarted.commitAll()
         #expect(try await fixture.committedRows() == ["images/\(image).png,Approve,r1", "images/\(image).png,Disapprove,r2"])
+    }
+}
+
+/// `open` once the dataset lock of a repository just dropped is free: a process that another test
+/// forks meanwhile holds a copy of the lock's descriptor until it execs.
+func whenUnlocked<T>(_ open: () async throws -> T) async throws -> T {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while true {
+        do {
+            return try await open()
+        } catch is DatasetLockedError where ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 }

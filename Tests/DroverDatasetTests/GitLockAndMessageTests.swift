@@ -41,7 +41,7 @@ import Testing
                 try Data("half written".utf8).write(to: URL(filePath: directory.path + "/dataset/.git/" + lock))
             }
         }
-        let reopened = try await DatasetFixture(at: directory)
+        let reopened = try await whenUnlocked { try await DatasetFixture(at: directory) }
         try reopened.vote(.up, by: "r1", on: image)
         try await reopened.committer.commitPending()
 
@@ -98,7 +98,7 @@ import Testing
             try await fixture.git.run(["checkout", "-q", "-b", "experiment"])
         }
         await #expect {
-            _ = try await DatasetRepository.open(at: directory.path + "/dataset")
+            _ = try await whenUnlocked { try await DatasetRepository.open(at: directory.path + "/dataset") }
         } throws: { error in
             "\(error)".contains("must have main checked out") && "\(error)".contains("refs/heads/experiment")
         }
