@@ -262,8 +262,5 @@ extension ImageChange {
 
 extension Duration {
     /// Whole milliseconds.
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000 + attoseconds / 1_000_000_000_000_000
-    }
+    var milliseconds: Int64 { nanoseconds / 1_000_000 }
 }

@@ -82,12 +82,8 @@ public struct ReactionChange: Codable, Sendable, Equatable {
         guard parts.count <= 2, let seconds = Int64(parts[0]), seconds >= 0, seconds < 1 << 40 else { return nil }
         guard parts.count == 2 else { return seconds * 1_000_000 }
         let fraction = parts[1]
-        guard !fraction.isEmpty, fraction.count <= 6, fraction.allSatisfy(\.isASCII), let digits = Int64(fraction), digits >= 0 else { return nil }
-        return seconds * 1_000_000 + digits * Int64(pow10(6 - fraction.count))
-    }
-
-    private static func pow10(_ exponent: Int) -> Int {
-        (0..<exponent).reduce(1) { value, _ in value * 10 }
+        guard (1...6).contains(fraction.count), fraction.allSatisfy({ ("0"..."9").contains($0) }) else { return nil }
+        return Int64(fraction + String(repeating: "0", count: 6 - fraction.count)).map { seconds * 1_000_000 + $0 }
     }
 
     /// The reaction change an event describes, if it is a vote that may count: a 👍 / 👎 on a
