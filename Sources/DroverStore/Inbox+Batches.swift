@@ -17,7 +17,7 @@ extension Inbox {
     /// - Returns: `false` when it is not pending any more (then nothing was written).
     public static func completeIfPending(_ item: InboxItem, in db: Database, at now: Date = Date()) throws -> Bool {
         try db.cachedStatement(sql: "UPDATE inboxItem SET state = 'done', finishedAt = ?, lastError = NULL WHERE id = ? AND state = 'pending'")
-            .execute(arguments: [now, item.id])
+            .execute(arguments: [now.databaseText, item.id])
         return db.changesCount == 1
     }
 }

@@ -114,7 +114,7 @@ final class InboxWriter: Sendable {
     static func insert(_ item: InboxItem, in db: Database) throws -> Inbox.Acceptance {
         try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO inboxItem (idempotencyKey, kind, payload, state, attempts, receivedAt) VALUES (?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [item.idempotencyKey, item.kind, item.payload, item.state, item.attempts, item.receivedAt])
+            """).execute(arguments: [item.idempotencyKey, item.kind, item.payload, item.state, item.attempts, item.receivedAt.databaseText])
         return db.changesCount > 0 ? .accepted : .duplicate
     }
 }

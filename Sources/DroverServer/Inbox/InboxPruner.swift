@@ -14,7 +14,7 @@ struct InboxPruner: Service {
     var batch = 5_000
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     try await prune()
