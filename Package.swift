@@ -140,7 +140,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "DroverSlackTests", dependencies: ["DroverSlack", "DroverCore"]),
+        .testTarget(name: "DroverSlackTests", dependencies: ["DroverSlack", "DroverCore", "DroverTestSupport"]),
         .testTarget(
             name: "DroverServerTests",
             dependencies: [

@@ -34,7 +34,7 @@ import Testing
     }
 
     func change(_ json: String) throws -> ReactionChange? {
-        ReactionChange(envelope: try JSONDecoder().decode(EventEnvelope.self, from: Data(json.utf8)))
+        ReactionChange(envelope: try EventEnvelope(parsing: Array(json.utf8)))
     }
 
     @Test func aThumbsUpOnAMessageIsAVote() throws {
@@ -54,6 +54,28 @@ import Testing
             change.eventTS = ts
             #expect(change.eventTime == nil, "\(ts)")
         }
+    }
+
+    @Test func inboxPayloadsRoundTripAndEarlierVersionsPayloadsStillRead() throws {
+        let change = try #require(try change(Self.envelope()))
+        #expect(try ReactionChange(payload: change.payload) == change)
+        var withoutTime = change
+        withoutTime.eventTS = nil
+        #expect(try ReactionChange(payload: withoutTime.payload) == withoutTime)
+        // As JSONEncoder wrote them before this format was written by hand.
+        let earlier = #"{"added":false,"teamID":"T1","user":"U1","rating":"Disapprove","channel":"C1","messageTS":"1.2","eventTS":"3.4"}"#
+        let read = try ReactionChange(payload: Array(earlier.utf8))
+        #expect(!read.added && read.rating == .disapprove && read.messageTS == "1.2" && read.eventTS == "3.4")
+        #expect(throws: JSONShapeError.wrongType("rating")) { try ReactionChange(payload: Array(earlier.replacing("Disapprove", with: "meh").utf8)) }
+    }
+
+    @Test func envelopeErrorsNameTheField() {
+        #expect(throws: JSONShapeError.missing("type")) { try EventEnvelope(parsing: Array(#"{"event_id":"Ev1"}"#.utf8)) }
+        #expect(throws: JSONShapeError.wrongType("event.item.channel")) {
+            try EventEnvelope(parsing: Array(#"{"type":"event_callback","event":{"type":"reaction_added","item":{"type":"message","channel":5}}}"#.utf8))
+        }
+        #expect(throws: JSONShapeError.wrongType("authorizations.0")) { try EventEnvelope(parsing: Array(#"{"type":"x","authorizations":[1]}"#.utf8)) }
+        #expect(throws: JSONShapeError.wrongType("the top level")) { try EventEnvelope(parsing: Array("[]".utf8)) }
     }
 
     @Test func aRemovedReactionIsARemoval() throws {

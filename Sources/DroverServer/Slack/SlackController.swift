@@ -19,9 +19,9 @@ struct SlackController {
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         let envelope: EventEnvelope
         do {
-            envelope = try JSONDecoder().decode(EventEnvelope.self, from: body)
+            envelope = try EventEnvelope(parsing: body.readableBytesView)
         } catch {
-            throw HTTPError(.badRequest, message: "not an Events API payload: \(Self.describe(error))")
+            throw HTTPError(.badRequest, message: "not an Events API payload: \(error)")
         }
         let answer: SlackIntake.EventAnswer
         do {
@@ -64,14 +64,5 @@ struct SlackController {
             throw HTTPError(.badRequest, message: "the body is not UTF-8 form data")
         }
         return form
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, _): "missing \(key.stringValue)"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
-        default: "malformed JSON"
-        }
     }
 }

@@ -10,7 +10,7 @@ extension SlackIntake {
     func receive(_ envelope: SocketModeEnvelope) async throws -> [String: Any]? {
         switch envelope.type {
         case "events_api":
-            guard let event = try? JSONDecoder().decode(EventEnvelope.self, from: envelope.payload) else { return nil }
+            guard let event = try? EventEnvelope(parsing: envelope.payload) else { return nil }
             do {
                 _ = try await receive(event)
             } catch is SlackIntakeError {

@@ -35,9 +35,11 @@ struct SlackIntake: Sendable {
                 throw SlackIntakeError("event_callback without an event_id")
             }
             if let change = ReactionChange(envelope: envelope) {
-                try await accept(key: "slack-event:\(eventID)", kind: ReactionVotes.kind, payload: change, ringing: votesDoorbell)
+                try await accept(key: "slack-event:\(eventID)", kind: ReactionVotes.kind, payload: Data(change.payload), ringing: votesDoorbell)
             } else if let listenBotUser, let share = FileShare(envelope: envelope, by: listenBotUser) {
-                try await accept(key: "slack-event:\(eventID)", kind: SharedFileHandler.kind, payload: share, ringing: generationsDoorbell)
+                try await accept(
+                    key: "slack-event:\(eventID)", kind: SharedFileHandler.kind, payload: try JSONEncoder().encode(share), ringing: generationsDoorbell
+                )
             }
             return .acknowledged
         default:
@@ -67,7 +69,7 @@ struct SlackIntake: Sendable {
             }
             try await accept(
                 key: "slack-command:\(command.triggerID)", kind: SlashCommandHandler.kind,
-                payload: SlashCommandJob(command: command, request: generation), ringing: generationsDoorbell
+                payload: try JSONEncoder().encode(SlashCommandJob(command: command, request: generation)), ringing: generationsDoorbell
             )
             let images = generation.count == 1 ? "an image" : "\(generation.count) images"
             return "Generating \(images) for “\(generation.prompt)”… they will appear here for 👍 / 👎 votes."
@@ -78,15 +80,15 @@ struct SlackIntake: Sendable {
     func receive(_ payload: BlockActionsPayload) async throws {
         for vote in ButtonVote.votes(in: payload) {
             try await accept(
-                key: "slack-action:\(vote.actionTS):\(vote.user):\(vote.imageID)", kind: ButtonVotes.kind, payload: vote,
+                key: "slack-action:\(vote.actionTS):\(vote.user):\(vote.imageID)", kind: ButtonVotes.kind, payload: try JSONEncoder().encode(vote),
                 ringing: votesDoorbell
             )
         }
     }
 
     /// One durable inbox write (grouped with concurrent ones into one transaction), then a ring.
-    private func accept(key: String, kind: String, payload: some Encodable, ringing doorbell: Doorbell) async throws {
-        _ = try await inbox.acceptAsync(idempotencyKey: key, kind: kind, payload: try JSONEncoder().encode(payload))
+    private func accept(key: String, kind: String, payload: Data, ringing doorbell: Doorbell) async throws {
+        _ = try await inbox.acceptAsync(idempotencyKey: key, kind: kind, payload: payload)
         doorbell.ring()
     }
 }

@@ -14,12 +14,13 @@ struct ReactionVotes: VoteSource {
     let pseudonymizer: RaterPseudonymizer
 
     func decision(for item: InboxItem) throws -> VoteDecision {
-        let change = try JSONDecoder().decode(ReactionChange.self, from: item.payload)
-        let rater = pseudonymizer.pseudonym(team: change.teamID, user: change.user)
+        let change = try ReactionChange(payload: item.payload)
         // Without an event_ts (Slack always sends one), the event counts as happening when it arrived.
         let eventTime = change.eventTime ?? Int64(item.receivedAt.timeIntervalSince1970 * 1_000_000)
         return { db in
+            // Most reactions in a channel are on other messages: those cost one lookup, no pseudonym.
             guard let imageID = try Ledger.imageShown(inChannel: change.channel, ts: change.messageTS, in: db) else { return nil }
+            let rater = pseudonymizer.pseudonym(team: change.teamID, user: change.user)
             let event = ReactionEvent(imageID: imageID, rater: rater, rating: change.rating, added: change.added, eventTime: eventTime)
             return try Ledger.vote(for: event, source: "slack-reaction", in: db)
         }
