@@ -5,7 +5,8 @@ import DroverCore
 public enum ReactionVote {
     /// The rating a reaction stands for, or `nil` if it is not a vote.
     public static func rating(for reaction: String) -> Rating? {
-        let name = reaction.split(separator: "::", maxSplits: 1).first.map(String.init) ?? reaction
+        // Emoji names have no colon, so the first one starts the skin tone.
+        let name = reaction.utf8.firstIndex(of: UInt8(ascii: ":")).map { reaction[..<$0] } ?? reaction[...]
         switch name {
         case "+1", "thumbsup": return .approve
         case "-1", "thumbsdown": return .disapprove

@@ -60,7 +60,7 @@ private struct JSONParser {
 
     private mutating func object() throws(JSONSyntaxError) -> JSONValue {
         try enterContainer()
-        var members: [String: JSONValue] = [:]
+        var members: [String: JSONValue] = Dictionary(minimumCapacity: 8)
         skipWhitespace()
         if consume(UInt8(ascii: "}")) {
             depth -= 1
@@ -107,10 +107,13 @@ private struct JSONParser {
     private mutating func string() throws(JSONSyntaxError) -> String {
         index += 1
         let start = index
+        var isASCII = true
         while let byte = peek() {
             switch byte {
             case UInt8(ascii: "\""):
-                let text = try validated(UnsafeBufferPointer(rebasing: bytes[start..<index]), from: start)
+                let utf8 = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                // ASCII is valid UTF-8: no validation (whose generic entry point is slow) needed.
+                let text = isASCII ? String(decoding: utf8, as: UTF8.self) : try validated(utf8, from: start)
                 index += 1
                 return text
             case UInt8(ascii: "\\"):
@@ -118,6 +121,7 @@ private struct JSONParser {
             case ..<0x20:
                 throw failure("control character in a string")
             default:
+                isASCII = isASCII && byte < 0x80
                 index += 1
             }
         }
