@@ -1,13 +1,16 @@
 import FoundationEssentials
+import GRDB
 
 extension Date {
     /// The text GRDB stores a `Date` as — `yyyy-MM-dd HH:mm:ss.SSS` in UTC, to the nearest
     /// millisecond — written with integer arithmetic. GRDB's own conversion goes through a
     /// `DateFormatter` (ICU), about 4% of the server's CPU under ingest load; statements on
-    /// the ingest path bind this instead. Years 0…9999 only, which every clock date is.
+    /// the ingest path bind this instead. Dates outside years 1970…9999 (no clock gives one) are
+    /// left to GRDB.
     var databaseText: String {
+        guard (0..<253_402_300_799).contains(timeIntervalSince1970) else { return String.fromDatabaseValue(databaseValue)! }
         let milliseconds = Int64((timeIntervalSince1970 * 1000).rounded())
-        let (days, millisecondOfDay) = Self.floorDivision(milliseconds, 86_400_000)
+        let (days, millisecondOfDay) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
         let (year, month, day) = Self.civilDate(daysSince1970: days)
         let fields: [(Int64, Int)] = [
             (year, 4), (month, 2), (day, 2), (millisecondOfDay / 3_600_000, 2),
@@ -32,15 +35,10 @@ extension Date {
         }
     }
 
-    private static func floorDivision(_ value: Int64, _ divisor: Int64) -> (quotient: Int64, remainder: Int64) {
-        let quotient = value >= 0 ? value / divisor : (value - divisor + 1) / divisor
-        return (quotient, value - quotient * divisor)
-    }
-
-    /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    /// The proleptic Gregorian date `days` (≥ 0) after 1970-01-01 (Howard Hinnant's `civil_from_days`).
     private static func civilDate(daysSince1970 days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let era = shifted / 146_097
         let dayOfEra = shifted - era * 146_097
         let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
         let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)

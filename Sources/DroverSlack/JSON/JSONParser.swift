@@ -60,7 +60,7 @@ private struct JSONParser {
 
     private mutating func object() throws(JSONSyntaxError) -> JSONValue {
         try enterContainer()
-        var members: [String: JSONValue] = Dictionary(minimumCapacity: 8)
+        var members: [String: JSONValue] = [:]
         skipWhitespace()
         if consume(UInt8(ascii: "}")) {
             depth -= 1

@@ -12,7 +12,8 @@ public enum JSONValue: Sendable, Equatable {
     /// An object; of repeated keys, the last one counts.
     case object([String: JSONValue])
 
-    /// The value as compact JSON text, object keys sorted so that equal values give equal bytes.
+    /// The value as compact JSON text, object keys sorted: the bytes do not depend on a
+    /// dictionary's iteration order.
     public var serialized: [UInt8] {
         var output: [UInt8] = []
         write(to: &output)
