@@ -83,6 +83,7 @@ public func buildApplication(
         ledger: ledger, inbox: inbox, inboxDoorbell: votesDoorbell, generation: generation, pseudonymizer: pseudonymizer,
         dataset: DatasetHistory(directory: configuration.datasetDirectory)
     ).addRoutes(to: router)
+    var slackEvents: SlackEventsEndpoint?
     if let settings = configuration.slack {
         let intake = SlackIntake(
             inbox: inbox, votesDoorbell: votesDoorbell, generationsDoorbell: generationsDoorbell, slashCommand: settings.slashCommand,
@@ -90,6 +91,7 @@ public func buildApplication(
         )
         if let signingSecret = settings.signingSecret {
             SlackController(signingSecret: signingSecret, intake: intake).addRoutes(to: router)
+            slackEvents = SlackEventsEndpoint(signature: SlackSignature(signingSecret: signingSecret), intake: intake, logger: logger)
         }
         if let appToken = settings.appToken {
             services.append(SocketModeClient(
@@ -100,8 +102,12 @@ public func buildApplication(
         }
     }
 
+    let eventsEndpoint = slackEvents
     return Application(
         router: router,
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: eventsEndpoint.map { [SlackEventsChannelHandler(endpoint: $0, metrics: metrics)] } ?? []
+        )),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Drover"),
         services: services,
         onServerRunning: onServerRunning,

@@ -80,6 +80,16 @@ public struct Inbox: Sendable {
         try await writer.accept(Self.newItem(idempotencyKey: idempotencyKey, kind: kind, payload: payload, at: now))
     }
 
+    /// ``accept(idempotencyKey:kind:payload:at:)`` for a caller that may neither block nor
+    /// suspend (a NIO event loop): `completion` is called once, on the writer's thread, after the
+    /// transaction holding the item committed (or failed).
+    public func accept(
+        idempotencyKey: String, kind: String, payload: Data, at now: Date = Date(),
+        completion: @escaping @Sendable (Result<Acceptance, any Error>) -> Void
+    ) {
+        writer.submit(Self.newItem(idempotencyKey: idempotencyKey, kind: kind, payload: payload, at: now), answer: completion)
+    }
+
     private static func newItem(idempotencyKey: String, kind: String, payload: Data, at now: Date) -> InboxItem {
         InboxItem(
             idempotencyKey: idempotencyKey, kind: kind, payload: payload, state: .pending, attempts: 0,

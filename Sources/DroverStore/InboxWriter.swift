@@ -59,7 +59,8 @@ final class InboxWriter: Sendable {
         return try outcome.withLock { $0! }.get()
     }
 
-    private func submit(_ item: InboxItem, answer: @escaping @Sendable (Result<Inbox.Acceptance, any Error>) -> Void) {
+    /// Queues `item`; `answer` is called on the writer's queue once its transaction committed.
+    func submit(_ item: InboxItem, answer: @escaping @Sendable (Result<Inbox.Acceptance, any Error>) -> Void) {
         let startsWriting = state.withLock { state in
             state.waiting.append(Waiting(item: item, answer: answer))
             guard !state.writing else { return false }

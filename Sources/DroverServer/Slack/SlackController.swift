@@ -2,39 +2,17 @@ import DroverSlack
 import Foundation
 import Hummingbird
 
-/// Slack over HTTP: `/slack/events`, `/slack/commands`, `/slack/interactivity`. Each request is
-/// verified (``SlackSignatureMiddleware``), parsed, and handed to the ``SlackIntake``.
+/// Slack over HTTP through the router: `/slack/commands` and `/slack/interactivity`. Each request
+/// is verified (``SlackSignatureMiddleware``), parsed, and handed to the ``SlackIntake``.
+/// `/slack/events` is served ahead of the router, by ``SlackEventsChannelHandler``.
 struct SlackController {
     let signingSecret: String
     let intake: SlackIntake
 
     func addRoutes(to router: Router<DroverRequestContext>) {
         let group = router.group("slack").add(middleware: SlackSignatureMiddleware(signature: SlackSignature(signingSecret: signingSecret)))
-        group.post("events", use: events)
         group.post("commands", use: commands)
         group.post("interactivity", use: interactivity)
-    }
-
-    @Sendable func events(request: Request, context: DroverRequestContext) async throws -> Response {
-        let body = try await request.body.collect(upTo: context.maxUploadSize)
-        let envelope: EventEnvelope
-        do {
-            envelope = try EventEnvelope(parsing: body.readableBytesView)
-        } catch {
-            throw HTTPError(.badRequest, message: "not an Events API payload: \(error)")
-        }
-        let answer: SlackIntake.EventAnswer
-        do {
-            answer = try await intake.receive(envelope)
-        } catch let error as SlackIntakeError {
-            throw HTTPError(.badRequest, message: error.description)
-        }
-        switch answer {
-        case .challenge(let challenge):
-            return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: challenge)))
-        case .acknowledged:
-            return Response(status: .ok)
-        }
     }
 
     @Sendable func commands(request: Request, context: DroverRequestContext) async throws -> Response {

@@ -26,26 +26,46 @@ struct SlackIntake: Sendable {
     /// Takes an Events API envelope.
     /// - Throws: ``SlackIntakeError`` for an envelope that cannot be valid.
     func receive(_ envelope: EventEnvelope) async throws -> EventAnswer {
+        try await withCheckedThrowingContinuation { continuation in
+            receive(envelope) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// ``receive(_:)`` for a caller on an event loop: `completion` is called once — at once for an
+    /// envelope that needs no inbox write, else on the inbox writer's thread after the write.
+    /// A ``SlackIntakeError`` comes as its failure.
+    func receive(_ envelope: EventEnvelope, completion: @escaping @Sendable (Result<EventAnswer, any Error>) -> Void) {
         switch envelope.type {
         case "url_verification":
-            guard let challenge = envelope.challenge else { throw SlackIntakeError("url_verification without a challenge") }
-            return .challenge(challenge)
+            guard let challenge = envelope.challenge else {
+                return completion(.failure(SlackIntakeError("url_verification without a challenge")))
+            }
+            completion(.success(.challenge(challenge)))
         case "event_callback":
             guard let eventID = envelope.eventID, !eventID.isEmpty, eventID.utf8.count <= 100 else {
-                throw SlackIntakeError("event_callback without an event_id")
+                return completion(.failure(SlackIntakeError("event_callback without an event_id")))
             }
+            let key = "slack-event:\(eventID)"
             if let change = ReactionChange(envelope: envelope) {
-                try await accept(key: "slack-event:\(eventID)", kind: ReactionVotes.kind, payload: Data(change.payload), ringing: votesDoorbell)
+                store(key: key, kind: ReactionVotes.kind, payload: Data(change.payload), ringing: votesDoorbell) {
+                    completion($0.map { .acknowledged })
+                }
             } else if let listenBotUser, let share = FileShare(envelope: envelope, by: listenBotUser) {
-                try await accept(
-                    key: "slack-event:\(eventID)", kind: SharedFileHandler.kind, payload: try JSONEncoder().encode(share), ringing: generationsDoorbell
-                )
+                do {
+                    let payload = try JSONEncoder().encode(share)
+                    store(key: key, kind: SharedFileHandler.kind, payload: payload, ringing: generationsDoorbell) {
+                        completion($0.map { .acknowledged })
+                    }
+                } catch {
+                    completion(.failure(error))
+                }
+            } else {
+                completion(.success(.acknowledged))
             }
-            return .acknowledged
         default:
             // app_rate_limited, event types Drover does not use: acknowledged and ignored,
             // since an error would only make Slack retry them.
-            return .acknowledged
+            completion(.success(.acknowledged))
         }
     }
 
@@ -88,8 +108,19 @@ struct SlackIntake: Sendable {
 
     /// One durable inbox write (grouped with concurrent ones into one transaction), then a ring.
     private func accept(key: String, kind: String, payload: Data, ringing doorbell: Doorbell) async throws {
-        _ = try await inbox.acceptAsync(idempotencyKey: key, kind: kind, payload: payload)
-        doorbell.ring()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            store(key: key, kind: kind, payload: payload, ringing: doorbell) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// ``accept(key:kind:payload:ringing:)`` that calls `completion` on the inbox writer's thread.
+    private func store(
+        key: String, kind: String, payload: Data, ringing doorbell: Doorbell, completion: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) {
+        inbox.accept(idempotencyKey: key, kind: kind, payload: payload) { result in
+            if case .success = result { doorbell.ring() }
+            completion(result.map { _ in })
+        }
     }
 }
 

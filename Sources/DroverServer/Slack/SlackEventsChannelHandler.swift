@@ -1,0 +1,173 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// Serves `POST /slack/events` on the connection's event loop, ahead of Hummingbird's router;
+/// every other request passes through to Hummingbird untouched. Slack's whole event stream
+/// arrives on this route, and answering it here skips the router's hand-offs between the event
+/// loop and Swift's task pool, which cost about half the CPU of each delivery
+/// (`benchmarks/ingest`).
+///
+/// What the router gives other routes, it gives this one: the 64 KiB body limit (413, the rest
+/// of the body dropped), errors as `{"error": {"message": …}}`, request metrics, `Connection:
+/// close`. Requests on one connection are answered in order: while a delivery waits for its
+/// inbox write, or while Hummingbird still owes responses, later requests are held, and reading
+/// paused, until their turn.
+final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private enum State {
+        case idle
+        /// Passing a request on to Hummingbird.
+        case forwarding
+        /// Reading a delivery's body.
+        case collecting(HTTPRequest, ByteBuffer, started: ContinuousClock.Instant)
+        /// Waiting for a delivery's answer.
+        case answering
+        /// The body was too large and the 413 is sent: the rest of the body is dropped.
+        case discarding
+    }
+
+    private let endpoint: SlackEventsEndpoint
+    private let metrics: DroverMetrics
+    private var state = State.idle
+    /// Parts that arrived while an earlier request was not answered yet.
+    private var held = CircularBuffer<HTTPRequestPart>()
+    /// Responses Hummingbird has yet to finish writing.
+    private var responsesOwed = 0
+    private var readHeld = false
+    private var isActive = true
+
+    init(endpoint: SlackEventsEndpoint, metrics: DroverMetrics) {
+        self.endpoint = endpoint
+        self.metrics = metrics
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if held.isEmpty && canTake(part) {
+            take(part, context: context)
+        } else {
+            held.append(part)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        context.write(data, promise: promise)
+        if case .end = unwrapOutboundIn(data) {
+            responsesOwed -= 1
+            guard responsesOwed == 0, !held.isEmpty else { return }
+            // Not from inside Hummingbird's write: held requests are taken on the next tick.
+            let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            context.eventLoop.execute { loopBound.value.handler.takeHeld(context: loopBound.value.context) }
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if isBusy {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        isActive = false
+        context.fireChannelInactive()
+    }
+
+    private var isBusy: Bool {
+        switch state {
+        case .answering: true
+        default: !held.isEmpty
+        }
+    }
+
+    /// Whether `part` may be handled now rather than held.
+    private func canTake(_ part: HTTPRequestPart) -> Bool {
+        switch (state, part) {
+        case (.answering, _): false
+        case (.idle, .head(let head)) where SlackEventsEndpoint.answers(head): responsesOwed == 0
+        default: true
+        }
+    }
+
+    private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch (state, part) {
+        case (.idle, .head(let head)) where SlackEventsEndpoint.answers(head):
+            state = .collecting(head, context.channel.allocator.buffer(capacity: 0), started: .now)
+        case (.idle, .head):
+            responsesOwed += 1
+            state = .forwarding
+            context.fireChannelRead(wrapInboundOut(part))
+        case (.forwarding, _):
+            if case .end = part { state = .idle }
+            context.fireChannelRead(wrapInboundOut(part))
+        case (.collecting(let head, var body, let started), .body(var chunk)):
+            guard body.readableBytes + chunk.readableBytes <= DroverRequestContext.maxBodySize else {
+                let message = ErrorMessageMiddleware<DroverRequestContext>.message(for: .contentTooLarge)
+                return send(.error(.contentTooLarge, message), for: head, started: started, then: .discarding, context: context)
+            }
+            body.writeBuffer(&chunk)
+            state = .collecting(head, body, started: started)
+        case (.collecting(let head, let body, let started), .end):
+            state = .answering
+            let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            endpoint.answer(head, body: body) { reply in
+                loopBound.eventLoop.execute {
+                    let (handler, context) = loopBound.value
+                    handler.send(reply, for: head, started: started, then: .idle, context: context)
+                }
+            }
+        case (.discarding, .end):
+            state = .idle
+        default:
+            // The rest of a refused body is dropped. (A head while collecting: the decoder never
+            // produces one.)
+            break
+        }
+    }
+
+    /// Writes `reply`, then goes on in state `next`, or closes the connection if the request
+    /// asked for that.
+    private func send(_ reply: SlackEventsReply, for head: HTTPRequest, started: ContinuousClock.Instant, then next: State, context: ChannelHandlerContext) {
+        metrics.request(route: SlackEventsEndpoint.path, status: Int(reply.status.code), duration: .now - started)
+        guard isActive else { return }
+        let closing = head.headerFields[.connection] == "close"
+        var fields: HTTPFields = [.contentLength: String(reply.body.count)]
+        if let contentType = reply.contentType { fields[.contentType] = contentType }
+        if closing { fields[.connection] = "close" }
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: reply.status, headerFields: fields))), promise: nil)
+        if !reply.body.isEmpty {
+            context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: reply.body))), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        if closing {
+            context.close(promise: nil)
+        } else {
+            state = next
+            takeHeld(context: context)
+        }
+    }
+
+    /// Handles held parts until one has to wait again; then lets reading go on if it may.
+    private func takeHeld(context: ChannelHandlerContext) {
+        guard !held.isEmpty else { return resumeReading(context: context) }
+        while let part = held.first, canTake(part) {
+            take(held.removeFirst(), context: context)
+        }
+        // Hummingbird takes what it was passed when a read completes.
+        context.fireChannelReadComplete()
+        resumeReading(context: context)
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        if readHeld && !isBusy {
+            readHeld = false
+            context.read()
+        }
+    }
+}
