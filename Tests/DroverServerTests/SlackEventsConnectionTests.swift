@@ -46,6 +46,16 @@ import Testing
         }
     }
 
+    @Test func aClientThatClosesItsSideStillGetsEveryAnswer() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try await slackApp(directory, FakeSlack()).test(.live) { client in
+            let requests = Self.delivery(eventID: "EvHalf1") + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + Self.delivery(eventID: "EvHalf2")
+            let responses = try await RawHTTPConnection.exchange(port: client.port!, send: Array(requests.utf8), responses: 3, thenCloseWriting: true)
+            #expect(responses.map(\.status) == [200, 200, 200])
+        }
+    }
+
     @Test func connectionCloseIsHonoured() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -69,15 +79,18 @@ enum RawHTTPConnection {
         var body: [UInt8]
     }
 
-    /// Sends `bytes`, then reads up to `responses` answers, or fewer if the server closes the
-    /// connection. Runs on a thread of its own; every read times out after 10 s.
-    static func exchange(port: Int, send bytes: [UInt8], responses: Int) async throws -> [Response] {
+    /// Sends `bytes` (then shuts down the sending side, if asked), then reads up to `responses`
+    /// answers, or fewer if the server closes the connection. Runs on a thread of its own; every
+    /// read times out after 10 s.
+    static func exchange(port: Int, send bytes: [UInt8], responses: Int, thenCloseWriting: Bool = false) async throws -> [Response] {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try exchangeBlocking(port: port, send: bytes, responses: responses) }) }.start()
+            Thread {
+                continuation.resume(with: Result { try exchangeBlocking(port: port, send: bytes, responses: responses, thenCloseWriting: thenCloseWriting) })
+            }.start()
         }
     }
 
-    private static func exchangeBlocking(port: Int, send bytes: [UInt8], responses count: Int) throws -> [Response] {
+    private static func exchangeBlocking(port: Int, send bytes: [UInt8], responses count: Int, thenCloseWriting: Bool) throws -> [Response] {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
@@ -96,6 +109,7 @@ enum RawHTTPConnection {
             guard written > 0 else { break }  // the server may close early; what it answered is still read
             sent += written
         }
+        if thenCloseWriting { shutdown(descriptor, Int32(SHUT_WR)) }
         var received: [UInt8] = []
         var answers: [Response] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)

@@ -12,7 +12,9 @@ import NIOHTTPTypes
 /// of the body dropped), errors as `{"error": {"message": …}}`, request metrics, `Connection:
 /// close`. Requests on one connection are answered in order: while a delivery waits for its
 /// inbox write, or while Hummingbird still owes responses, later requests are held, and reading
-/// paused, until their turn.
+/// paused, until their turn. Events and errors that follow a held request (the client closing its
+/// side, a parse error, the server's graceful shutdown) are held with it, so that Hummingbird's
+/// connection handling sees them only once every delivery before them is answered.
 final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -31,11 +33,19 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         case discarding
     }
 
+    /// What arrives from the connection, in order.
+    private enum Inbound {
+        case part(HTTPRequestPart)
+        /// A user event: the input closed, the server shutting down gracefully, ….
+        case event(Any)
+        case error(any Error)
+    }
+
     private let endpoint: SlackEventsEndpoint
     private let metrics: DroverMetrics
     private var state = State.idle
-    /// Parts that arrived while an earlier request was not answered yet.
-    private var held = CircularBuffer<HTTPRequestPart>()
+    /// What arrived while an earlier request was not answered yet.
+    private var held = CircularBuffer<Inbound>()
     /// Responses Hummingbird has yet to finish writing.
     private var responsesOwed = 0
     private var readHeld = false
@@ -47,18 +57,31 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if held.isEmpty && canTake(part) {
-            take(part, context: context)
+        receive(.part(unwrapInboundIn(data)), context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        receive(.event(event), context: context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        receive(.error(error), context: context)
+    }
+
+    private func receive(_ inbound: Inbound, context: ChannelHandlerContext) {
+        guard isActive else { return }
+        if held.isEmpty && canTake(inbound) {
+            take(inbound, context: context)
         } else {
-            held.append(part)
+            held.append(inbound)
         }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         context.write(data, promise: promise)
         if case .end = unwrapOutboundIn(data) {
-            responsesOwed -= 1
+            // (Hummingbird also answers a parse error, for which no head was passed on.)
+            responsesOwed = max(0, responsesOwed - 1)
             guard responsesOwed == 0, !held.isEmpty else { return }
             // Not from inside Hummingbird's write: held requests are taken on the next tick.
             let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
@@ -86,12 +109,23 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         }
     }
 
-    /// Whether `part` may be handled now rather than held.
-    private func canTake(_ part: HTTPRequestPart) -> Bool {
-        switch (state, part) {
+    /// Whether `inbound` may be handled now rather than held.
+    private func canTake(_ inbound: Inbound) -> Bool {
+        switch (state, inbound) {
         case (.answering, _): false
-        case (.idle, .head(let head)) where SlackEventsEndpoint.answers(head): responsesOwed == 0
+        case (.idle, .part(.head(let head))) where SlackEventsEndpoint.answers(head): responsesOwed == 0
+        // Shutting down waits for a delivery being read; anything else about the connection
+        // (its input closed mid-body, a parse error) ends that delivery.
+        case (.collecting, .event(let event)): !(event is ChannelShouldQuiesceEvent)
         default: true
+        }
+    }
+
+    private func take(_ inbound: Inbound, context: ChannelHandlerContext) {
+        switch inbound {
+        case .part(let part): take(part, context: context)
+        case .event(let event): context.fireUserInboundEventTriggered(event)
+        case .error(let error): context.fireErrorCaught(error)
         }
     }
 
@@ -137,6 +171,7 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         metrics.request(route: SlackEventsEndpoint.path, status: Int(reply.status.code), duration: .now - started)
         guard isActive else { return }
         let closing = head.headerFields[.connection] == "close"
+        state = next
         var fields: HTTPFields = [.contentLength: String(reply.body.count)]
         if let contentType = reply.contentType { fields[.contentType] = contentType }
         if closing { fields[.connection] = "close" }
@@ -146,15 +181,16 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         if closing {
+            isActive = false
             context.close(promise: nil)
         } else {
-            state = next
             takeHeld(context: context)
         }
     }
 
     /// Handles held parts until one has to wait again; then lets reading go on if it may.
     private func takeHeld(context: ChannelHandlerContext) {
+        guard isActive else { return }
         guard !held.isEmpty else { return resumeReading(context: context) }
         while let part = held.first, canTake(part) {
             take(held.removeFirst(), context: context)
