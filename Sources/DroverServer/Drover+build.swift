@@ -5,6 +5,7 @@ import DroverSlack
 import DroverStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -83,7 +84,7 @@ public func buildApplication(
         ledger: ledger, inbox: inbox, inboxDoorbell: votesDoorbell, generation: generation, pseudonymizer: pseudonymizer,
         dataset: DatasetHistory(directory: configuration.datasetDirectory)
     ).addRoutes(to: router)
-    var slackEvents: SlackEventsEndpoint?
+    var server = HTTPServerBuilder.http1()
     if let settings = configuration.slack {
         let intake = SlackIntake(
             inbox: inbox, votesDoorbell: votesDoorbell, generationsDoorbell: generationsDoorbell, slashCommand: settings.slashCommand,
@@ -91,7 +92,9 @@ public func buildApplication(
         )
         if let signingSecret = settings.signingSecret {
             SlackController(signingSecret: signingSecret, intake: intake).addRoutes(to: router)
-            slackEvents = SlackEventsEndpoint(signature: SlackSignature(signingSecret: signingSecret), intake: intake, logger: logger)
+            // Slack's event stream is answered on the event loop, ahead of the router.
+            let events = SlackEventsEndpoint(signature: SlackSignature(signingSecret: signingSecret), intake: intake, logger: logger)
+            server = .http1(configuration: .init(additionalChannelHandlers: [SlackEventsChannelHandler(endpoint: events, metrics: metrics)]))
         }
         if let appToken = settings.appToken {
             services.append(SocketModeClient(
@@ -102,12 +105,9 @@ public func buildApplication(
         }
     }
 
-    let eventsEndpoint = slackEvents
     return Application(
         router: router,
-        server: .http1(configuration: .init(
-            additionalChannelHandlers: eventsEndpoint.map { [SlackEventsChannelHandler(endpoint: $0, metrics: metrics)] } ?? []
-        )),
+        server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Drover"),
         services: services,
         onServerRunning: onServerRunning,

@@ -172,7 +172,7 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         guard isActive else { return }
         let closing = head.headerFields[.connection] == "close"
         state = next
-        var fields: HTTPFields = [.contentLength: String(reply.body.count)]
+        var fields: HTTPFields = [.server: "Drover", .contentLength: String(reply.body.count)]
         if let contentType = reply.contentType { fields[.contentType] = contentType }
         if closing { fields[.connection] = "close" }
         context.write(wrapOutboundOut(.head(HTTPResponse(status: reply.status, headerFields: fields))), promise: nil)
