@@ -5,7 +5,7 @@ import NIOHTTPTypes
 /// Serves `POST /slack/events` on the connection's event loop, ahead of Hummingbird's router;
 /// every other request passes through to Hummingbird untouched. Slack's whole event stream
 /// arrives on this route, and answering it here skips the router's hand-offs between the event
-/// loop and Swift's task pool, which cost about half the CPU of each delivery
+/// loop and Swift's task pool, which cost about a third of the CPU of each delivery
 /// (`benchmarks/ingest`).
 ///
 /// What the router gives other routes, it gives this one: the 64 KiB body limit (413, the rest
@@ -188,11 +188,11 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         }
     }
 
-    /// Handles held parts until one has to wait again; then lets reading go on if it may.
+    /// Handles what was held until something has to wait again; then lets reading go on if it may.
     private func takeHeld(context: ChannelHandlerContext) {
         guard isActive else { return }
         guard !held.isEmpty else { return resumeReading(context: context) }
-        while let part = held.first, canTake(part) {
+        while let next = held.first, canTake(next) {
             take(held.removeFirst(), context: context)
         }
         // Hummingbird takes what it was passed when a read completes.
