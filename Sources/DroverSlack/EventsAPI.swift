@@ -121,11 +121,11 @@ public struct ReactionChange: Sendable, Equatable {
 extension ReactionChange {
     /// The inbox payload: a JSON object whose keys are the property names.
     public var payload: [UInt8] {
-        var members: [String: JSONValue] = [
+        var members: JSONObject = [
             "added": .bool(added), "teamID": .string(teamID), "user": .string(user), "rating": .string(rating.rawValue),
             "channel": .string(channel), "messageTS": .string(messageTS),
         ]
-        members["eventTS"] = eventTS.map(JSONValue.string)
+        if let eventTS { members.members.append((key: "eventTS", value: .string(eventTS))) }
         return JSONValue.object(members).serialized
     }
 

@@ -100,7 +100,7 @@ import Testing
         default:
             var members: [String: JSONValue] = [:]
             for _ in 0..<Int.random(in: 0...4, using: &random) { members[text()] = randomValue(depth: depth + 1, using: &random) }
-            return .object(members)
+            return .object(JSONObject(members.map { (key: $0.key, value: $0.value) }))
         }
     }
 }

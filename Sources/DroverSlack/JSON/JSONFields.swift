@@ -1,7 +1,7 @@
 /// The members of a JSON object, read with their types checked. A member that is absent or
 /// `null` is `nil` for the optional readers; one of another type is an error naming its path.
 public struct JSONFields: Sendable {
-    private let members: [String: JSONValue]
+    private let members: JSONObject
     private let path: String
 
     /// - Throws: ``JSONShapeError`` when `value` is not an object.

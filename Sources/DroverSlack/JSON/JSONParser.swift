@@ -60,11 +60,11 @@ private struct JSONParser {
 
     private mutating func object() throws(JSONSyntaxError) -> JSONValue {
         try enterContainer()
-        var members: [String: JSONValue] = [:]
+        var members: [(key: String, value: JSONValue)] = []
         skipWhitespace()
         if consume(UInt8(ascii: "}")) {
             depth -= 1
-            return .object(members)
+            return .object(JSONObject(members))
         }
         repeat {
             skipWhitespace()
@@ -72,12 +72,12 @@ private struct JSONParser {
             let key = try string()
             skipWhitespace()
             try expect(UInt8(ascii: ":"))
-            members[key] = try value()
+            members.append((key, try value()))
             skipWhitespace()
         } while consume(UInt8(ascii: ","))
         try expect(UInt8(ascii: "}"))
         depth -= 1
-        return .object(members)
+        return .object(JSONObject(members))
     }
 
     private mutating func array() throws(JSONSyntaxError) -> JSONValue {

@@ -9,11 +9,9 @@ public enum JSONValue: Sendable, Equatable {
     case number(String)
     case string(String)
     case array([JSONValue])
-    /// An object; of repeated keys, the last one counts.
-    case object([String: JSONValue])
+    case object(JSONObject)
 
-    /// The value as compact JSON text, object keys sorted: the bytes do not depend on a
-    /// dictionary's iteration order.
+    /// The value as compact JSON text, object members in their order.
     public var serialized: [UInt8] {
         var output: [UInt8] = []
         write(to: &output)
@@ -35,11 +33,11 @@ public enum JSONValue: Sendable, Equatable {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            for (position, key) in members.keys.sorted().enumerated() {
+            for (position, member) in members.members.enumerated() {
                 if position > 0 { output.append(UInt8(ascii: ",")) }
-                Self.write(key, to: &output)
+                Self.write(member.key, to: &output)
                 output.append(UInt8(ascii: ":"))
-                members[key]!.write(to: &output)
+                member.value.write(to: &output)
             }
             output.append(UInt8(ascii: "}"))
         }
