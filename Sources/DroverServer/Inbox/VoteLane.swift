@@ -36,7 +36,7 @@ struct VoteLane: InboxLane {
     /// which acknowledgements (inbox writes) wait for.
     var batchLimit = 128
     /// How long to wait before the next batch after a batch of more than one vote.
-    var gatherPause: Duration = .milliseconds(5)
+    static let gatherPause: Duration = .milliseconds(5)
 
     init(
         inbox: Inbox, ledger: Ledger, sources: [any VoteSource], committerDoorbell: Doorbell, metrics: DroverMetrics,
@@ -67,7 +67,7 @@ struct VoteLane: InboxLane {
             await announce(outcome.events)
             // Under load, a moment's wait lets the next batch gather more votes: fewer
             // transactions and wake-ups per vote. Acknowledgements do not wait for this.
-            if items.count > 1 && items.count < batchLimit { try? await Task.sleep(for: gatherPause) }
+            if items.count > 1 && items.count < batchLimit { try? await Task.sleep(for: Self.gatherPause) }
         }
     }
 

@@ -49,7 +49,7 @@ struct SlackEventsEndpoint: Sendable {
 }
 
 /// The response to a delivery.
-struct SlackEventsReply: Sendable, Equatable {
+struct SlackEventsReply: Sendable {
     var status: HTTPResponse.Status
     var contentType: String?
     var body: [UInt8] = []
