@@ -45,10 +45,11 @@ public func buildApplication(
     let slack = configuration.slack.map {
         SlackWebClient(token: $0.botToken, baseURL: $0.apiURL, metricsFactory: metrics.factory, logger: logger)
     }
+    let reactions = ReactionVotes(pseudonymizer: pseudonymizer)
     var voteSources: [any VoteSource] = [WebVotes()]
     var generationHandlers: [any InboxHandler] = []
     if let slack {
-        voteSources += [ReactionVotes(pseudonymizer: pseudonymizer), ButtonVotes(pseudonymizer: pseudonymizer)]
+        voteSources += [reactions, ButtonVotes(pseudonymizer: pseudonymizer)]
         generationHandlers += [
             SlashCommandHandler(generation: generation, ledger: ledger, slack: slack, pseudonymizer: pseudonymizer, logger: logger),
             SharedFileHandler(
@@ -57,10 +58,10 @@ public func buildApplication(
             ),
         ]
     }
-    let votes = VoteLane(
-        inbox: inbox, ledger: ledger, sources: voteSources, committerDoorbell: committerDoorbell, metrics: metrics,
-        tallies: slack.map { TallyUpdater(ledger: ledger, slack: $0, logger: logger) }, logger: logger
+    let announcer = VoteAnnouncer(
+        metrics: metrics, committerDoorbell: committerDoorbell, tallies: slack.map { TallyUpdater(ledger: ledger, slack: $0, logger: logger) }
     )
+    let votes = VoteLane(inbox: inbox, ledger: ledger, sources: voteSources, announcer: announcer, logger: logger)
     // Votes and generations have a worker each, so that a vote never waits behind a generation.
     var services: [any Service] = [
         committer, InboxWorker(inbox: inbox, doorbell: votesDoorbell, lane: votes, drainsOnShutdown: true, logger: logger),
@@ -87,8 +88,9 @@ public func buildApplication(
     var server = HTTPServerBuilder.http1()
     if let settings = configuration.slack {
         let intake = SlackIntake(
-            inbox: inbox, votesDoorbell: votesDoorbell, generationsDoorbell: generationsDoorbell, slashCommand: settings.slashCommand,
-            listenBotUser: settings.listenBotUser, maxQueuedCommands: settings.maxQueuedCommands
+            inbox: inbox, reactions: reactions, announcer: announcer, votesDoorbell: votesDoorbell,
+            generationsDoorbell: generationsDoorbell, slashCommand: settings.slashCommand, listenBotUser: settings.listenBotUser,
+            maxQueuedCommands: settings.maxQueuedCommands
         )
         if let signingSecret = settings.signingSecret {
             SlackController(signingSecret: signingSecret, intake: intake).addRoutes(to: router)

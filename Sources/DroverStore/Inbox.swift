@@ -1,5 +1,6 @@
 import FoundationEssentials
 import GRDB
+import Synchronization
 
 /// Something that arrived and must be handled exactly once: a vote, a Slack event, a command.
 public struct InboxItem: Codable, Sendable, FetchableRecord, MutablePersistableRecord {
@@ -90,6 +91,43 @@ public struct Inbox: Sendable {
         writer.submit(Self.newItem(idempotencyKey: idempotencyKey, kind: kind, payload: payload, at: now), answer: completion)
     }
 
+    /// What became of an item stored with a handler
+    /// (``accept(idempotencyKey:kind:payload:at:handler:completion:)``).
+    public enum Handling<Outcome: Sendable>: Sendable {
+        /// Newly stored and handled in the same transaction: the item is done.
+        case handled(Outcome)
+        /// Newly stored, but the handler failed: its writes were rolled back and the item is
+        /// pending, for its lane to try again.
+        case deferred
+        /// An item with this key was stored before: nothing was written, nothing handled.
+        case duplicate
+    }
+
+    /// ``accept(idempotencyKey:kind:payload:at:completion:)`` that also handles a new item in the
+    /// transaction that stores it, so that its effects and its acknowledgement need one commit,
+    /// not two: `handler` runs right after the insert, and if it returns, its writes and the item,
+    /// stored as done, commit together. If it throws, they are rolled back and the item is stored
+    /// pending (one attempt counted) instead, for its lane. `handler` may run more than once (a
+    /// failed group commit is retried item by item); only the committed run counts.
+    /// `completion` is called once, on the writer's thread, after the commit.
+    public func accept<Outcome: Sendable>(
+        idempotencyKey: String, kind: String, payload: Data, at now: Date = Date(),
+        handler: @escaping @Sendable (Database) throws -> Outcome,
+        completion: @escaping @Sendable (Result<Handling<Outcome>, any Error>) -> Void
+    ) {
+        let outcome = CommittedOutcome<Outcome>()
+        writer.submit(Self.newItem(idempotencyKey: idempotencyKey, kind: kind, payload: payload, at: now)) { db in
+            outcome.value.withLock { $0 = nil }
+            let value = try handler(db)
+            outcome.value.withLock { $0 = value }
+        } answer: { result in
+            completion(result.map { acceptance in
+                guard acceptance == .accepted else { return .duplicate }
+                return outcome.value.withLock { $0 }.map { .handled($0) } ?? .deferred
+            })
+        }
+    }
+
     private static func newItem(idempotencyKey: String, kind: String, payload: Data, at now: Date) -> InboxItem {
         InboxItem(
             idempotencyKey: idempotencyKey, kind: kind, payload: payload, state: .pending, attempts: 0,
@@ -159,6 +197,12 @@ public struct Inbox: Sendable {
             try InboxItem.filter(["pending", "running"].contains(Column("state"))).fetchCount(db)
         }
     }
+}
+
+/// A handler's outcome, carried from the writer's transaction to its answer: the last run's, which
+/// is the committed one, since the writer runs handlers and answers on one thread, in order.
+private final class CommittedOutcome<Value: Sendable>: Sendable {
+    let value = Mutex<Value?>(nil)
 }
 
 extension Duration {

@@ -14,13 +14,22 @@ import Synchronization
 /// `.duplicate`. If a grouped transaction fails, each of its items is retried in a transaction of
 /// its own, so that one bad item fails only its own caller.
 ///
+/// An item may come with a handler, run in the same transaction right after the item is
+/// inserted (never for a duplicate): its writes and the item, stored as done, commit together. If
+/// the handler throws, the group is retried item by item, where that item's handler is rolled
+/// back alone and the item is stored pending, for its lane to try again.
+///
 /// One writer per ``Ledger``, shared by every ``Inbox`` made from it.
 final class InboxWriter: Sendable {
     /// At most this many items in one transaction.
     static let maxBatch = 256
 
+    /// Handles a newly inserted item inside the transaction that stores it.
+    typealias Handler = @Sendable (Database) throws -> Void
+
     private struct Waiting {
         var item: InboxItem
+        var handler: Handler?
         var answer: @Sendable (Result<Inbox.Acceptance, any Error>) -> Void
     }
 
@@ -60,9 +69,10 @@ final class InboxWriter: Sendable {
     }
 
     /// Queues `item`; `answer` is called on the writer's queue once its transaction committed.
-    func submit(_ item: InboxItem, answer: @escaping @Sendable (Result<Inbox.Acceptance, any Error>) -> Void) {
+    /// A `handler` runs inside that transaction if the item is new (see the type's documentation).
+    func submit(_ item: InboxItem, handler: Handler? = nil, answer: @escaping @Sendable (Result<Inbox.Acceptance, any Error>) -> Void) {
         let startsWriting = state.withLock { state in
-            state.waiting.append(Waiting(item: item, answer: answer))
+            state.waiting.append(Waiting(item: item, handler: handler, answer: answer))
             guard !state.writing else { return false }
             state.writing = true
             return true
@@ -94,15 +104,16 @@ final class InboxWriter: Sendable {
         let results: [Inbox.Acceptance]
         do {
             results = try database.write { db in
-                try batch.map { try Self.insert($0.item, in: db) }
+                try batch.map { try Self.store($0, in: db) }
             }
         } catch {
-            guard batch.count > 1 else {
+            let alone = batch.count > 1 || batch[0].handler != nil
+            guard alone else {
                 batch[0].answer(.failure(error))
                 return
             }
             for waiting in batch {
-                waiting.answer(Result { try database.write { try Self.insert(waiting.item, in: $0) } })
+                waiting.answer(Result { try database.write { try Self.storeAlone(waiting, in: $0) } })
             }
             return
         }
@@ -112,10 +123,45 @@ final class InboxWriter: Sendable {
         }
     }
 
+    /// Inserts the item, handled (and so done) if it has a handler: a handler's error fails the
+    /// whole transaction.
+    private static func store(_ waiting: Waiting, in db: Database) throws -> Inbox.Acceptance {
+        guard let handler = waiting.handler else { return try insert(waiting.item, in: db) }
+        var done = waiting.item
+        done.state = .done
+        done.finishedAt = done.receivedAt
+        let acceptance = try insert(done, in: db)
+        if acceptance == .accepted { try handler(db) }
+        return acceptance
+    }
+
+    /// ``store(_:in:)`` in a transaction of the item's own, where a handler's error is rolled back
+    /// alone and leaves the item pending, its failed attempt counted.
+    private static func storeAlone(_ waiting: Waiting, in db: Database) throws -> Inbox.Acceptance {
+        guard waiting.handler != nil else { return try insert(waiting.item, in: db) }
+        var acceptance = Inbox.Acceptance.duplicate
+        do {
+            try db.inSavepoint {
+                acceptance = try store(waiting, in: db)
+                return .commit
+            }
+            return acceptance
+        } catch {
+            var failed = waiting.item
+            failed.attempts = 1
+            failed.lastError = String("\(error)".prefix(1_000))
+            return try insert(failed, in: db)
+        }
+    }
+
     static func insert(_ item: InboxItem, in db: Database) throws -> Inbox.Acceptance {
         try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO inboxItem (idempotencyKey, kind, payload, state, attempts, receivedAt) VALUES (?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [item.idempotencyKey, item.kind, item.payload, item.state, item.attempts, item.receivedAt.databaseText])
+            INSERT OR IGNORE INTO inboxItem (idempotencyKey, kind, payload, state, attempts, receivedAt, finishedAt, lastError)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                item.idempotencyKey, item.kind, item.payload, item.state, item.attempts, item.receivedAt.databaseText,
+                item.finishedAt?.databaseText, item.lastError,
+            ])
         return db.changesCount > 0 ? .accepted : .duplicate
     }
 }

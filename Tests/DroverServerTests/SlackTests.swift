@@ -3,6 +3,7 @@ import DroverServer
 import DroverSlack
 import DroverTestSupport
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -21,6 +22,14 @@ func slackApp(_ directory: TemporaryDirectory, _ fake: FakeSlack, _ extra: [Stri
     try await buildApplication(try testConfiguration(directory, [
         "SLACK_BOT_TOKEN": FakeSlack.botToken, "SLACK_SIGNING_SECRET": signingSecret, "SLACK_API_URL": fake.apiURL,
     ].merging(extra) { $1 }), logger: Logger(label: "test"))
+}
+
+/// A count read from the server's ledger in `directory`, through a read-only connection of its own.
+func ledgerCount(_ sql: String, _ directory: TemporaryDirectory) throws -> Int {
+    var configuration = Configuration()
+    configuration.readonly = true
+    let ledger = try DatabaseQueue(path: directory.path + "/drover.sqlite", configuration: configuration)
+    return try ledger.read { try Int.fetchOne($0, sql: sql) ?? 0 }
 }
 
 extension TestClientProtocol {
@@ -208,6 +217,9 @@ extension TestClientProtocol {
                 for retry in [nil, 1, 2, 3] {
                     let response = try await client.reaction("reaction_added", "+1", by: "U0CAROL", on: ts, eventID: "Ev0SAME", retry: retry)
                     #expect(response.status == .ok)
+                    // Acknowledged means counted: the vote is in the ledger with the delivery.
+                    #expect(try ledgerCount("SELECT count(*) FROM vote", directory) == 1)
+                    #expect(try ledgerCount("SELECT count(*) FROM inboxItem WHERE state = 'done' AND kind = 'slack-reaction'", directory) == 1)
                 }
                 try await eventually("carol's vote") { try await commitCount(directory) == 3 }
                 try await eventually("the inbox to drain") { try await client.inboxDepth() == 0 }

@@ -44,10 +44,8 @@ private struct VoteLaneFixture {
     }
 
     func lane(batchLimit: Int) -> VoteLane {
-        var lane = VoteLane(
-            inbox: inbox, ledger: ledger, sources: [WebVotes()], committerDoorbell: committerDoorbell, metrics: DroverMetrics(),
-            tallies: nil, logger: Logger(label: "test")
-        )
+        let announcer = VoteAnnouncer(metrics: DroverMetrics(), committerDoorbell: committerDoorbell, tallies: nil)
+        var lane = VoteLane(inbox: inbox, ledger: ledger, sources: [WebVotes()], announcer: announcer, logger: Logger(label: "test"))
         lane.batchLimit = batchLimit
         return lane
     }

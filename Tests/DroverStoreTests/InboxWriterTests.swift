@@ -99,6 +99,76 @@ import Testing
         }
     }
 
+    /// An item stored with a handler whose effect is one row in a table of its own.
+    private func acceptHandled(
+        _ inbox: Inbox, key: String, failing: Bool = false
+    ) async throws -> Inbox.Handling<Int64> {
+        try await withCheckedThrowingContinuation { continuation in
+            inbox.accept(idempotencyKey: key, kind: "vote", payload: Data()) { db in
+                try db.execute(sql: "INSERT INTO effect (key) VALUES (?)", arguments: [key])
+                if failing { throw HandlerFailure() }
+                return db.lastInsertedRowID
+            } completion: { continuation.resume(with: $0) }
+        }
+    }
+
+    private struct HandlerFailure: Error, CustomStringConvertible {
+        var description: String { "the handler failed" }
+    }
+
+    @Test func handledItemsAreStoredDoneWithTheirEffectsAndDuplicatesAreNotHandled() async throws {
+        try await withLedger { ledger, path in
+            try await ledger.database.write { try $0.execute(sql: "CREATE TABLE effect (key TEXT NOT NULL)") }
+            let inbox = Inbox(ledger: ledger)
+            let keys = (0..<40).map { "slack-event:Ev\($0)" }
+            let results = try await withThrowingTaskGroup(of: (String, Inbox.Handling<Int64>).self) { group in
+                for _ in 0..<3 {
+                    for key in keys { group.addTask { (key, try await acceptHandled(inbox, key: key)) } }
+                }
+                return try await group.reduce(into: [(String, Inbox.Handling<Int64>)]()) { $0.append($1) }
+            }
+            var handled: [String] = []
+            for (key, result) in results {
+                if case .handled = result { handled.append(key) } else if case .duplicate = result {} else { Issue.record("\(key): \(result)") }
+            }
+            #expect(handled.sorted() == keys.sorted())
+            let effects = try await ledger.database.read { try String.fetchAll($0, sql: "SELECT key FROM effect ORDER BY key") }
+            #expect(effects == keys.sorted(), "one effect per key: duplicates were not handled")
+            #expect(try storedKeys(at: path) == Dictionary(uniqueKeysWithValues: keys.map { ($0, 1) }))
+            #expect(try inbox.depth() == 0, "handled items are done, for no lane to take")
+            #expect(try inbox.pending(kinds: ["vote"], limit: 100).isEmpty)
+            #expect(ledger.inboxWriter.transactionsCommitted.load(ordering: .relaxed) < 120)
+        }
+    }
+
+    @Test func aFailingHandlerIsRolledBackAloneAndLeavesItsItemPending() async throws {
+        try await withLedger { ledger, _ in
+            try await ledger.database.write { try $0.execute(sql: "CREATE TABLE effect (key TEXT NOT NULL)") }
+            let inbox = Inbox(ledger: ledger)
+            let results = try await withThrowingTaskGroup(of: (Int, Inbox.Handling<Int64>).self) { group in
+                for index in 0..<30 {
+                    group.addTask { (index, try await acceptHandled(inbox, key: "k\(index)", failing: index % 10 == 7)) }
+                }
+                return try await group.reduce(into: [Int: Inbox.Handling<Int64>]()) { $0[$1.0] = $1.1 }
+            }
+            for (index, result) in results {
+                switch result {
+                case .handled: #expect(index % 10 != 7)
+                case .deferred: #expect(index % 10 == 7)
+                case .duplicate: Issue.record("k\(index) is no duplicate")
+                }
+            }
+            let effects = try await ledger.database.read { try String.fetchAll($0, sql: "SELECT key FROM effect") }
+            #expect(Set(effects) == Set((0..<30).filter { $0 % 10 != 7 }.map { "k\($0)" }), "the failed handlers' writes were rolled back")
+            let pending = try inbox.pending(kinds: ["vote"], limit: 100)
+            #expect(pending.map(\.idempotencyKey).sorted() == ["k17", "k27", "k7"])
+            for item in pending {
+                #expect(item.attempts == 1)
+                #expect(item.lastError == "the handler failed")
+            }
+        }
+    }
+
     @Test func inboxesOfOneLedgerShareItsWriter() async throws {
         try await withLedger { ledger, _ in
             #expect(Inbox(ledger: ledger).writer === Inbox(ledger: ledger).writer)

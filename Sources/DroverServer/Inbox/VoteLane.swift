@@ -21,16 +21,13 @@ protocol VoteSource: Sendable {
 /// aside after ``Inbox/maxAttempts``. A crash before the commit leaves the whole batch pending;
 /// after it, the whole batch is done.
 ///
-/// Once a batch commits, the committer is rung and the Slack tallies of the images it changed
-/// are scheduled.
+/// (Slack reactions are mostly applied as they are stored, ``SlackIntake``; the lane gets those
+/// whose first try failed.) Once a batch commits, its votes are announced (``VoteAnnouncer``).
 struct VoteLane: InboxLane {
     let inbox: Inbox
     let ledger: Ledger
     let sources: [String: any VoteSource]
-    let committerDoorbell: Doorbell
-    let metrics: DroverMetrics
-    /// Refreshes the 👍 / 👎 counts on Slack messages; `nil` without Slack.
-    let tallies: TallyUpdater?
+    let announcer: VoteAnnouncer
     let logger: Logger
     /// The most items one transaction applies: bounds how long the ledger's write lock is held,
     /// which acknowledgements (inbox writes) wait for.
@@ -38,16 +35,11 @@ struct VoteLane: InboxLane {
     /// How long to wait before the next batch after a batch of more than one vote.
     static let gatherPause: Duration = .milliseconds(5)
 
-    init(
-        inbox: Inbox, ledger: Ledger, sources: [any VoteSource], committerDoorbell: Doorbell, metrics: DroverMetrics,
-        tallies: TallyUpdater?, logger: Logger
-    ) {
+    init(inbox: Inbox, ledger: Ledger, sources: [any VoteSource], announcer: VoteAnnouncer, logger: Logger) {
         self.inbox = inbox
         self.ledger = ledger
         self.sources = Dictionary(uniqueKeysWithValues: sources.map { ($0.kind, $0) })
-        self.committerDoorbell = committerDoorbell
-        self.metrics = metrics
-        self.tallies = tallies
+        self.announcer = announcer
         self.logger = logger
     }
 
@@ -64,7 +56,7 @@ struct VoteLane: InboxLane {
                     "inbox_id": "\(item.id ?? 0)", "kind": "\(item.kind)", "attempt": "\(item.attempts)", "error": "\(error)",
                 ])
             }
-            await announce(outcome.events)
+            await announcer.announce(outcome.events)
             // Under load, a moment's wait lets the next batch gather more votes: fewer
             // transactions and wake-ups per vote. Acknowledgements do not wait for this.
             if items.count > 1 && items.count < batchLimit { try? await Task.sleep(for: Self.gatherPause) }
@@ -114,10 +106,25 @@ struct VoteLane: InboxLane {
     /// Marks `item` done and applies its vote, unless it is no longer pending.
     private static func applyOne(_ item: InboxItem, _ decision: Result<VoteDecision, any Error>, in db: Database) throws -> VoteEventRecord? {
         guard try Inbox.completeIfPending(item, in: db) else { return nil }
-        return try decision.get()(db).flatMap { try Ledger.apply($0, in: db) }
+        return try vote(decision.get(), in: db)
     }
 
-    private func announce(_ events: [VoteEventRecord]) async {
+    /// Makes `decision`'s vote, if it decides on one, inside `db`'s transaction.
+    /// - Returns: the vote event recorded, or `nil` when nothing changed.
+    static func vote(_ decision: VoteDecision, in db: Database) throws -> VoteEventRecord? {
+        try decision(db).flatMap { try Ledger.apply($0, in: db) }
+    }
+}
+
+/// What follows once votes are in the ledger: the votes metric, a ring for the committer, and
+/// refreshed 👍 / 👎 counts on the Slack messages of the images they changed.
+struct VoteAnnouncer: Sendable {
+    let metrics: DroverMetrics
+    let committerDoorbell: Doorbell
+    /// Refreshes the 👍 / 👎 counts on Slack messages; `nil` without Slack.
+    let tallies: TallyUpdater?
+
+    func announce(_ events: [VoteEventRecord]) async {
         guard !events.isEmpty else { return }
         for event in events { metrics.vote(source: event.source) }
         committerDoorbell.ring()

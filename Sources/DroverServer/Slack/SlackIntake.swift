@@ -6,8 +6,15 @@ import Foundation
 /// What Slack sends, taken in: the same for HTTP and Socket Mode. Anything Drover acts on is
 /// written to the inbox in one transaction before the caller acknowledges it; a redelivery
 /// carries the same key (`event_id`, `trigger_id`, `action_ts`) and changes nothing.
+///
+/// A reaction's vote is applied in the very transaction that stores it: one commit both makes
+/// the acknowledgement safe and counts the vote. (Reactions arrive unordered anyway, and their
+/// outcome does not depend on the order they are applied in.) Should that fail, the reaction is
+/// stored pending for the vote lane instead.
 struct SlackIntake: Sendable {
     let inbox: Inbox
+    let reactions: ReactionVotes
+    let announcer: VoteAnnouncer
     let votesDoorbell: Doorbell
     let generationsDoorbell: Doorbell
     let slashCommand: String
@@ -47,9 +54,7 @@ struct SlackIntake: Sendable {
             }
             let key = "slack-event:\(eventID)"
             if let change = ReactionChange(envelope: envelope) {
-                store(key: key, kind: ReactionVotes.kind, payload: Data(change.payload), ringing: votesDoorbell) {
-                    completion($0.map { .acknowledged })
-                }
+                storeApplying(change, key: key) { completion($0.map { .acknowledged }) }
             } else if let listenBotUser, let share = FileShare(envelope: envelope, by: listenBotUser) {
                 do {
                     let payload = try JSONEncoder().encode(share)
@@ -110,6 +115,23 @@ struct SlackIntake: Sendable {
     private func accept(key: String, kind: String, payload: Data, ringing doorbell: Doorbell) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             store(key: key, kind: kind, payload: payload, ringing: doorbell) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Stores a reaction and applies its vote in one transaction; `completion` is called on the
+    /// inbox writer's thread.
+    private func storeApplying(_ change: ReactionChange, key: String, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        let now = Date()
+        let decision = reactions.decision(for: change, receivedAt: now)
+        inbox.accept(idempotencyKey: key, kind: ReactionVotes.kind, payload: Data(change.payload), at: now) { db in
+            try VoteLane.vote(decision, in: db)
+        } completion: { [announcer, votesDoorbell] result in
+            switch result {
+            case .success(.handled(let event?)): Task { await announcer.announce([event]) }
+            case .success(.deferred): votesDoorbell.ring()
+            case .success(.handled(nil)), .success(.duplicate), .failure: break
+            }
+            completion(result.map { _ in })
         }
     }
 

@@ -14,9 +14,13 @@ struct ReactionVotes: VoteSource {
     let pseudonymizer: RaterPseudonymizer
 
     func decision(for item: InboxItem) throws -> VoteDecision {
-        let change = try ReactionChange(payload: item.payload)
+        decision(for: try ReactionChange(payload: item.payload), receivedAt: item.receivedAt)
+    }
+
+    /// The decision for a reaction that arrived at `receivedAt`.
+    func decision(for change: ReactionChange, receivedAt: Date) -> VoteDecision {
         // Without an event_ts (Slack always sends one), the event counts as happening when it arrived.
-        let eventTime = change.eventTime ?? Int64(item.receivedAt.timeIntervalSince1970 * 1_000_000)
+        let eventTime = change.eventTime ?? Int64(receivedAt.timeIntervalSince1970 * 1_000_000)
         return { db in
             // Most reactions in a channel are on other messages: those cost one lookup, no pseudonym.
             guard let imageID = try Ledger.imageShown(inChannel: change.channel, ts: change.messageTS, in: db) else { return nil }
