@@ -1,6 +1,7 @@
 import CoreMetrics
 import DroverStore
 import Prometheus
+import Synchronization
 
 /// The metrics of one Drover server, kept in its own Prometheus registry (no global state, so
 /// several servers in one process — tests — never mix their numbers).
@@ -8,6 +9,7 @@ struct DroverMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     /// Handed to the parts that record metrics (Slack client, …).
     let factory: PrometheusMetricsFactory
+    private let requestMeters = RequestMeters()
 
     init() {
         registry = PrometheusCollectorRegistry()
@@ -30,8 +32,14 @@ struct DroverMetrics: Sendable {
     /// A request answered: counted by route and status, timed by route. For Slack routes the
     /// time is the acknowledgement latency.
     func request(route: String, status: Int, duration: Duration) {
-        Counter(label: "drover_http_requests_total", dimensions: [("route", route), ("status", "\(status)")], factory: factory).increment()
-        Timer(label: "drover_http_request_duration_seconds", dimensions: [("route", route)], factory: factory).recordInterval(duration)
+        let (counter, timer) = requestMeters.meters(route: route, status: status) {
+            (
+                Counter(label: "drover_http_requests_total", dimensions: [("route", route), ("status", "\(status)")], factory: factory),
+                Timer(label: "drover_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+            )
+        }
+        counter.increment()
+        timer.recordInterval(duration)
     }
 
     /// A vote event applied to the ledger.
@@ -54,6 +62,29 @@ struct DroverMetrics: Sendable {
     /// The Prometheus text exposition.
     func render() -> [UInt8] {
         registry.emitToBuffer()
+    }
+}
+
+/// The request counter and timer of each route and status, made once: the registry checks the
+/// names and takes its lock each time one is made, which every request would pay.
+private final class RequestMeters: Sendable {
+    private struct Key: Hashable {
+        var route: String
+        var status: Int
+    }
+
+    private let made = Mutex<[Key: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
+
+    func meters(
+        route: String, status: Int, make: () -> (CoreMetrics.Counter, CoreMetrics.Timer)
+    ) -> (CoreMetrics.Counter, CoreMetrics.Timer) {
+        made.withLock { made in
+            let key = Key(route: route, status: status)
+            if let meters = made[key] { return meters }
+            let meters = make()
+            made[key] = meters
+            return meters
+        }
     }
 }
 

@@ -11,8 +11,8 @@ import NIOHTTPTypes
 /// What the router gives other routes, it gives this one: the 64 KiB body limit (413, the rest
 /// of the body dropped), errors as `{"error": {"message": …}}`, request metrics, `Connection:
 /// close`. Requests on one connection are answered in order: while a delivery waits for its
-/// inbox write, or while Hummingbird still owes responses, later requests are held, and reading
-/// paused, until their turn. Events and errors that follow a held request (the client closing its
+/// inbox write, or while Hummingbird still owes responses, later requests are held until their
+/// turn, and reading pauses while any are. Events and errors that follow a held request (the client closing its
 /// side, a parse error, the server's graceful shutdown) are held with it, so that Hummingbird's
 /// connection handling sees them only once every delivery before them is answered.
 final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
@@ -89,24 +89,19 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         }
     }
 
+    /// Reading goes on while a delivery waits for its answer (a client that sends the next
+    /// request only after an answer has none to send), and pauses once a request has to be held.
     func read(context: ChannelHandlerContext) {
-        if isBusy {
-            readHeld = true
-        } else {
+        if held.isEmpty {
             context.read()
+        } else {
+            readHeld = true
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         isActive = false
         context.fireChannelInactive()
-    }
-
-    private var isBusy: Bool {
-        switch state {
-        case .answering: true
-        default: !held.isEmpty
-        }
     }
 
     /// Whether `inbound` may be handled now rather than held.
@@ -201,7 +196,7 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
-        if readHeld && !isBusy {
+        if readHeld && held.isEmpty {
             readHeld = false
             context.read()
         }
