@@ -89,14 +89,34 @@ public struct ReactionChange: Sendable, Equatable {
     /// When it happened: `event_ts` in microseconds since 1970, `nil` if there is none.
     public var eventTime: Int64? { eventTS.flatMap(Self.microseconds) }
 
-    /// A Slack timestamp (`"1360782804.083113"`) in microseconds since 1970.
+    /// A Slack timestamp (`"1360782804.083113"`: whole seconds, then optionally a point and one
+    /// to six digits) in microseconds since 1970; `nil` for anything else.
     static func microseconds(_ ts: String) -> Int64? {
-        let parts = ts.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let seconds = Int64(parts[0]), seconds >= 0, seconds < 1 << 40 else { return nil }
-        guard parts.count == 2 else { return seconds * 1_000_000 }
-        let fraction = parts[1]
-        guard (1...6).contains(fraction.count), fraction.allSatisfy({ ("0"..."9").contains($0) }) else { return nil }
-        return Int64(fraction + String(repeating: "0", count: 6 - fraction.count)).map { seconds * 1_000_000 + $0 }
+        var seconds: Int64 = 0
+        var secondDigits = 0
+        var fraction: Int64 = 0
+        var fractionDigits: Int?
+        for byte in ts.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard fractionDigits == nil, secondDigits > 0 else { return nil }
+                fractionDigits = 0
+                continue
+            }
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            let digit = Int64(byte - UInt8(ascii: "0"))
+            if let digits = fractionDigits {
+                guard digits < 6 else { return nil }
+                fraction = fraction * 10 + digit
+                fractionDigits = digits + 1
+            } else {
+                seconds = seconds * 10 + digit
+                secondDigits += 1
+                guard seconds < 1 << 40 else { return nil }
+            }
+        }
+        guard secondDigits > 0, fractionDigits != 0 else { return nil }
+        for _ in (fractionDigits ?? 6)..<6 { fraction *= 10 }
+        return seconds * 1_000_000 + fraction
     }
 
     /// The reaction change an event describes, if it is a vote that may count: a 👍 / 👎 on a

@@ -99,6 +99,13 @@ extension TestClientProtocol {
                 #expect(stale.status == .unauthorized)
                 let future = try await client.slack("/slack/commands", "ssl_check=1", contentType: "application/x-www-form-urlencoded", time: Date().addingTimeInterval(400))
                 #expect(future.status == .unauthorized)
+                // A signature header sent twice is no signature, even when both are right.
+                let now = Date()
+                let signature = SlackSignature(signingSecret: signingSecret).sign(body: Array(body.utf8), timestamp: String(Int(now.timeIntervalSince1970)))
+                for uri in ["/slack/events", "/slack/interactivity"] {
+                    let twice = try await client.slack(uri, body, contentType: "application/json", time: now, headers: [HTTPField.Name("X-Slack-Signature")!: signature])
+                    #expect(twice.status == .unauthorized, "\(uri)")
+                }
                 #expect(try await client.inboxDepth() == 0)
                 #expect(fake.state.withLock { $0.calls.isEmpty })
             }

@@ -46,11 +46,17 @@ import Testing
 
     @Test func eventTimesAreMicrosecondsAndMalformedOnesAreNone() throws {
         var change = try #require(try change(Self.envelope()))
-        for (ts, micros) in [("1360782804.5", Int64(1_360_782_804_500_000)), ("1360782804", 1_360_782_804_000_000), ("0.000001", 1)] {
+        for (ts, micros) in [
+            ("1360782804.5", Int64(1_360_782_804_500_000)), ("1360782804", 1_360_782_804_000_000), ("0.000001", 1),
+            ("1360782804.083113", 1_360_782_804_083_113), ("1099511627775.999999", (1 << 40) * 1_000_000 - 1),
+        ] {
             change.eventTS = ts
             #expect(change.eventTime == micros, "\(ts)")
         }
-        for ts in ["", ".", "1.", "a.1", "1.1234567", "-1.5", "1.-5", "1.2.3", "99999999999999.0", "1.٣"] {
+        for ts in [
+            "", ".", "1.", ".5", "a.1", "1.1234567", "-1.5", "+1.5", "1.+5", " 1.5", "1.5 ", "1.-5", "1.2.3", "99999999999999.0",
+            "1099511627776", "1.٣", "٣.1",
+        ] {
             change.eventTS = ts
             #expect(change.eventTime == nil, "\(ts)")
         }

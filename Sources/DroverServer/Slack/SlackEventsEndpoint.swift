@@ -22,7 +22,8 @@ struct SlackEventsEndpoint: Sendable {
     func answer(_ head: HTTPRequest, body: ByteBuffer, reply: @escaping @Sendable (SlackEventsReply) -> Void) {
         do throws(SlackSignatureError) {
             try signature.verify(
-                body: body.readableBytesView, timestamp: head.headerFields[.slackRequestTimestamp], signature: head.headerFields[.slackSignature]
+                body: body.readableBytesView, timestamp: head.headerFields.only(.slackRequestTimestamp),
+                signature: head.headerFields.only(.slackSignature)
             )
         } catch {
             logger.notice("refused a Slack request", metadata: ["reason": "\(error)"])

@@ -13,14 +13,28 @@ struct SlackSignatureMiddleware<Context: RequestContext>: RouterMiddleware {
         do throws(SlackSignatureError) {
             try signature.verify(
                 body: body.readableBytesView,
-                timestamp: request.headers[.slackRequestTimestamp],
-                signature: request.headers[.slackSignature]
+                timestamp: request.headers.only(.slackRequestTimestamp),
+                signature: request.headers.only(.slackSignature)
             )
         } catch {
             context.logger.notice("refused a Slack request", metadata: ["reason": "\(error)"])
             throw HTTPError(.unauthorized, message: error.description)
         }
         return try await next(request, context)
+    }
+}
+
+extension HTTPFields {
+    /// The value of the one field named `name`; `nil` if there is none, or more than one (a
+    /// repeated signature header is no signature). Cheaper than the subscript, which joins the
+    /// values of every field of that name.
+    func only(_ name: HTTPField.Name) -> String? {
+        var value: String?
+        for field in self where field.name == name {
+            guard value == nil else { return nil }
+            value = field.value
+        }
+        return value
     }
 }
 
