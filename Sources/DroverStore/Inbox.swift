@@ -121,9 +121,12 @@ public struct Inbox: Sendable {
             let value = try handler(db)
             outcome.value.withLock { $0 = value }
         } answer: { result in
-            completion(result.map { acceptance in
-                guard acceptance == .accepted else { return .duplicate }
-                return outcome.value.withLock { $0 }.map { .handled($0) } ?? .deferred
+            completion(result.map { stored in
+                switch stored {
+                case .handled: outcome.value.withLock { $0 }.map { .handled($0) } ?? .deferred
+                case .pending: .deferred
+                case .duplicate: .duplicate
+                }
             })
         }
     }
@@ -199,8 +202,9 @@ public struct Inbox: Sendable {
     }
 }
 
-/// A handler's outcome, carried from the writer's transaction to its answer: the last run's, which
-/// is the committed one, since the writer runs handlers and answers on one thread, in order.
+/// A handler's outcome, carried from the writer's transaction to its answer: read only when the
+/// item is stored handled, and then it is the committed run's, the last one (the writer runs
+/// handlers and answers on one thread, in order).
 private final class CommittedOutcome<Value: Sendable>: Sendable {
     let value = Mutex<Value?>(nil)
 }

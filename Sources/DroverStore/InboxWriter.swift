@@ -16,8 +16,8 @@ import Synchronization
 ///
 /// An item may come with a handler, run in the same transaction right after the item is
 /// inserted (never for a duplicate): its writes and the item, stored as done, commit together. If
-/// the handler throws, the group is retried item by item, where that item's handler is rolled
-/// back alone and the item is stored pending, for its lane to try again.
+/// a handler throws, the group is written again with each handler in a savepoint of its own:
+/// the failing one is rolled back alone and its item stored pending, for its lane to try again.
 ///
 /// One writer per ``Ledger``, shared by every ``Inbox`` made from it.
 final class InboxWriter: Sendable {
@@ -27,10 +27,22 @@ final class InboxWriter: Sendable {
     /// Handles a newly inserted item inside the transaction that stores it.
     typealias Handler = @Sendable (Database) throws -> Void
 
+    /// What storing one item did.
+    enum Stored: Equatable {
+        /// Newly stored, pending: it has no handler, or its handler failed.
+        case pending
+        /// Newly stored together with its handler's writes, done.
+        case handled
+        /// Stored before: nothing was written.
+        case duplicate
+
+        var acceptance: Inbox.Acceptance { self == .duplicate ? .duplicate : .accepted }
+    }
+
     private struct Waiting {
         var item: InboxItem
         var handler: Handler?
-        var answer: @Sendable (Result<Inbox.Acceptance, any Error>) -> Void
+        var answer: @Sendable (Result<Stored, any Error>) -> Void
     }
 
     private struct State {
@@ -69,8 +81,13 @@ final class InboxWriter: Sendable {
     }
 
     /// Queues `item`; `answer` is called on the writer's queue once its transaction committed.
-    /// A `handler` runs inside that transaction if the item is new (see the type's documentation).
-    func submit(_ item: InboxItem, handler: Handler? = nil, answer: @escaping @Sendable (Result<Inbox.Acceptance, any Error>) -> Void) {
+    func submit(_ item: InboxItem, answer: @escaping @Sendable (Result<Inbox.Acceptance, any Error>) -> Void) {
+        submit(item, handler: nil) { answer($0.map(\.acceptance)) }
+    }
+
+    /// ``submit(_:answer:)`` for an item whose `handler` runs inside that transaction if the item
+    /// is new (see the type's documentation).
+    func submit(_ item: InboxItem, handler: Handler?, answer: @escaping @Sendable (Result<Stored, any Error>) -> Void) {
         let startsWriting = state.withLock { state in
             state.waiting.append(Waiting(item: item, handler: handler, answer: answer))
             guard !state.writing else { return false }
@@ -101,56 +118,58 @@ final class InboxWriter: Sendable {
     }
 
     private func write(_ batch: [Waiting]) {
-        let results: [Inbox.Acceptance]
+        let hasHandlers = batch.contains { $0.handler != nil }
         do {
-            results = try database.write { db in
-                try batch.map { try Self.store($0, in: db) }
+            return answer(batch, with: try database.write { db in try batch.map { try Self.store($0, in: db) } })
+        } catch where hasHandlers {
+            // A handler threw: the group again, with each handler in a savepoint of its own.
+            if let stored = try? database.write({ db in try batch.map { try Self.storeIsolated($0, in: db) } }) {
+                return answer(batch, with: stored)
             }
         } catch {
-            let alone = batch.count > 1 || batch[0].handler != nil
-            guard alone else {
-                batch[0].answer(.failure(error))
-                return
-            }
-            for waiting in batch {
-                waiting.answer(Result { try database.write { try Self.storeAlone(waiting, in: $0) } })
-            }
-            return
+            guard batch.count > 1 else { return batch[0].answer(.failure(error)) }
         }
+        // Something else failed: each item in a transaction of its own.
+        for waiting in batch {
+            waiting.answer(Result { try database.write { try Self.storeIsolated(waiting, in: $0) } })
+        }
+    }
+
+    private func answer(_ batch: [Waiting], with stored: [Stored]) {
         transactionsCommitted.add(1, ordering: .relaxed)
-        for (waiting, result) in zip(batch, results) {
-            waiting.answer(.success(result))
+        for (waiting, stored) in zip(batch, stored) {
+            waiting.answer(.success(stored))
         }
     }
 
     /// Inserts the item, handled (and so done) if it has a handler: a handler's error fails the
     /// whole transaction.
-    private static func store(_ waiting: Waiting, in db: Database) throws -> Inbox.Acceptance {
-        guard let handler = waiting.handler else { return try insert(waiting.item, in: db) }
+    private static func store(_ waiting: Waiting, in db: Database) throws -> Stored {
+        guard let handler = waiting.handler else { return try insert(waiting.item, in: db) == .accepted ? .pending : .duplicate }
         var done = waiting.item
         done.state = .done
         done.finishedAt = done.receivedAt
-        let acceptance = try insert(done, in: db)
-        if acceptance == .accepted { try handler(db) }
-        return acceptance
+        guard try insert(done, in: db) == .accepted else { return .duplicate }
+        try handler(db)
+        return .handled
     }
 
-    /// ``store(_:in:)`` in a transaction of the item's own, where a handler's error is rolled back
-    /// alone and leaves the item pending, its failed attempt counted.
-    private static func storeAlone(_ waiting: Waiting, in db: Database) throws -> Inbox.Acceptance {
-        guard waiting.handler != nil else { return try insert(waiting.item, in: db) }
-        var acceptance = Inbox.Acceptance.duplicate
+    /// ``store(_:in:)`` with the item's handler in a savepoint: if anything there fails, it is
+    /// rolled back alone and the item is stored pending instead, its failed attempt counted.
+    private static func storeIsolated(_ waiting: Waiting, in db: Database) throws -> Stored {
+        guard waiting.handler != nil else { return try store(waiting, in: db) }
+        var stored = Stored.duplicate
         do {
             try db.inSavepoint {
-                acceptance = try store(waiting, in: db)
+                stored = try store(waiting, in: db)
                 return .commit
             }
-            return acceptance
+            return stored
         } catch {
             var failed = waiting.item
             failed.attempts = 1
             failed.lastError = String("\(error)".prefix(1_000))
-            return try insert(failed, in: db)
+            return try insert(failed, in: db) == .accepted ? .pending : .duplicate
         }
     }
 

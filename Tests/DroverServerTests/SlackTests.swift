@@ -229,6 +229,10 @@ extension TestClientProtocol {
                     #expect(try ledgerCount("SELECT count(*) FROM inboxItem WHERE state = 'done' AND kind = 'slack-reaction'", directory) == 1)
                 }
                 try await eventually("carol's vote") { try await commitCount(directory) == 3 }
+                try await eventually("the vote counted once in the metrics") {
+                    let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+                    return metrics.split(separator: "\n").contains(#"drover_votes_total{source="slack-reaction"} 1"#)
+                }
                 try await eventually("the inbox to drain") { try await client.inboxDepth() == 0 }
                 #expect(try await commitCount(directory) == 3)
                 #expect(try await committedTrainRows(directory).count == 1)

@@ -7,7 +7,7 @@ import Testing
 
 /// Slack delivers reaction events unordered; the rating must not depend on the order.
 @Suite struct ReactionOrderTests {
-    /// Applies reaction events one transaction each, as the vote worker does.
+    /// Applies reaction events one transaction each, as the vote lane and the Slack intake do.
     private func deliver(_ events: [ReactionEvent], to ledger: Ledger) throws {
         for event in events {
             try ledger.database.write { db in

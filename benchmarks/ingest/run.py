@@ -4,7 +4,7 @@
 for Python app (Flask adapter, gunicorn, 2 workers). Prints a markdown table with Drover / Bolt
 ratios. Everything it starts it stops, by PID; every step is bounded in time.
 
-    python3 benchmarks/ingest/run.py [--duration 10] [--connections 16,64]
+    python3 benchmarks/ingest/run.py [--duration 10] [--connections 16,64] [--rounds 3]
 
 Needs: wrk (Debian package), a release build of drover (`swift build -c release --product
 drover`), and a venv with slack_bolt, flask and gunicorn (benchmarks/ingest/.venv-bolt).
@@ -200,10 +200,55 @@ def inbox_count(data_dir):
         db.close()
 
 
+def start_drover(binary, tmp, tag):
+    data = os.path.join(tmp, f"drover-data-{tag}")
+    port = free_port()
+    env = dict(os.environ, DROVER_DATA_DIR=data, DROVER_HOST="127.0.0.1", DROVER_PORT=str(port),
+               SLACK_SIGNING_SECRET=SECRET, SLACK_BOT_TOKEN=BOT_TOKEN, LOG_LEVEL="warning",
+               SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
+    log = open(os.path.join(tmp, f"drover-{tag}.log"), "w")
+    proc = subprocess.Popen([binary, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(port, proc)
+        check_one(port)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, port, data
+
+
+def start_bolt(venv):
+    port = free_port()
+    env = dict(os.environ, SLACK_SIGNING_SECRET=SECRET, SLACK_BOT_TOKEN=BOT_TOKEN)
+    gunicorn = os.path.join(venv, "bin", "gunicorn")
+    proc = subprocess.Popen([gunicorn, "-w", "2", "-b", f"127.0.0.1:{port}", "--chdir", HERE, "--log-level", "warning",
+                             "bolt_app:app"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(port, proc)
+        time.sleep(1)  # let both workers boot
+        check_one(port)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, port
+
+
+def median_run(runs):
+    """Each figure's median over the rounds (errors: their total)."""
+    def med(key):
+        values = sorted(r[key] for r in runs)
+        return values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
+    out = {key: med(key) for key in ("rps", "p50_us", "p99_us", "cpu_us", "rss_mib")}
+    out["errors"] = sum(r["errors"] for r in runs)
+    out["rps_range"] = (min(r["rps"] for r in runs), max(r["rps"] for r in runs))
+    return out
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--connections", default="16,64")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of every run, interleaved; the table shows medians")
     p.add_argument("--drover", default=os.path.join(ROOT, ".build", "release", "drover"))
     p.add_argument("--bolt-venv", default=os.path.join(HERE, ".venv-bolt"))
     p.add_argument("--pool", type=int, default=0, help="pre-signed deliveries per run (default: 25,000 × duration)")
@@ -213,56 +258,60 @@ def main():
     pool = a.pool or 25_000 * a.duration
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install wrk")
-    results = {}
+    runs = {}
     tmp = tempfile.mkdtemp(prefix="drover-ingest-")
+    bolt = None
     try:
-        if a.only in (None, "drover"):
-            data = os.path.join(tmp, "drover-data")
-            port = free_port()
-            env = dict(os.environ, DROVER_DATA_DIR=data, DROVER_HOST="127.0.0.1", DROVER_PORT=str(port),
-                       SLACK_SIGNING_SECRET=SECRET, SLACK_BOT_TOKEN=BOT_TOKEN, LOG_LEVEL="warning",
-                       SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
-            log = open(os.path.join(tmp, "drover.log"), "w")
-            proc = subprocess.Popen([a.drover, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                wait_ready(port, proc)
-                check_one(port)
-                for c in conns:
-                    results[("drover", c)] = run_wrk(port, c, a.duration, lambda: [proc.pid], tmp, "drover", pool)
-                    # The floor under the same load: HTTP and the signature check, then a 401.
-                    results[("refused", c)] = run_wrk(port, c, a.duration, lambda: [proc.pid], tmp, "refused", pool, forged=True)
-            finally:
-                stop(proc)
-            stored = inbox_count(data)
-            print(f"  drover inbox rows from the load: {stored}", flush=True)
         if a.only in (None, "bolt"):
-            port = free_port()
-            env = dict(os.environ, SLACK_SIGNING_SECRET=SECRET, SLACK_BOT_TOKEN=BOT_TOKEN)
-            gunicorn = os.path.join(a.bolt_venv, "bin", "gunicorn")
-            proc = subprocess.Popen([gunicorn, "-w", "2", "-b", f"127.0.0.1:{port}", "--chdir", HERE, "--log-level", "warning",
-                                     "bolt_app:app"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            bolt = start_bolt(a.bolt_venv)
+        for round_ in range(a.rounds):
+            # The machine's speed drifts (shared cores): the servers take turns within each round,
+            # in alternating order, so that drift reaches both alike.
+            drover_first = round_ % 2 == 0
+            drover = None
+            if a.only in (None, "drover"):
+                drover = start_drover(a.drover, tmp, round_)  # a fresh data directory each round
             try:
-                wait_ready(port, proc)
-                time.sleep(1)  # let both workers boot
-                check_one(port)
                 for c in conns:
-                    results[("bolt", c)] = run_wrk(port, c, a.duration, lambda: [proc.pid] + children(proc.pid), tmp, "bolt",
-                                                   pool)
+                    order = ["drover", "bolt"] if drover_first else ["bolt", "drover"]
+                    for name in order:
+                        tag = f"{name}{round_}"
+                        if name == "drover" and drover:
+                            proc = drover[0]
+                            runs.setdefault(("drover", c), []).append(
+                                run_wrk(drover[1], c, a.duration, lambda: [proc.pid], tmp, tag, pool))
+                            # The floor under the same load: HTTP and the signature check, then a 401.
+                            runs.setdefault(("refused", c), []).append(
+                                run_wrk(drover[1], c, a.duration, lambda: [proc.pid], tmp, f"refused{round_}", pool, forged=True))
+                        elif name == "bolt" and bolt:
+                            proc = bolt[0]
+                            runs.setdefault(("bolt", c), []).append(
+                                run_wrk(bolt[1], c, a.duration, lambda: [proc.pid] + children(proc.pid), tmp, tag, pool))
             finally:
-                stop(proc)
+                if drover:
+                    stop(drover[0])
+            if drover:
+                print(f"  drover inbox rows from round {round_ + 1}'s load: {inbox_count(drover[2])}", flush=True)
+                shutil.rmtree(drover[2], ignore_errors=True)
     finally:
+        if bolt:
+            stop(bolt[0])
         shutil.rmtree(tmp, ignore_errors=True)
 
+    results = {key: median_run(value) for key, value in runs.items()}
     print()
     names = {"drover": "Drover", "bolt": "Bolt (gunicorn, 2 workers)", "refused": "Drover, every signature forged (401)"}
+    print(f"Medians of {a.rounds} interleaved round(s) of {a.duration} s (requests/s range in brackets):")
+    print()
     print("| connections | server | requests/s | p50 ms | p99 ms | server CPU µs / request | peak RSS MiB | errors |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for c in conns:
         for name in ("drover", "bolt", "refused"):
             r = results.get((name, c))
             if r:
-                print(f"| {c} | {names[name]} | {r['rps']:,.0f} | {r['p50_us']/1000:.2f} | {r['p99_us']/1000:.2f} | "
-                      f"{r['cpu_us']:,.0f} | {r['rss_mib']:.1f} | {r['errors']} |")
+                low, high = r["rps_range"]
+                print(f"| {c} | {names[name]} | {r['rps']:,.0f} ({low:,.0f}–{high:,.0f}) | {r['p50_us']/1000:.2f} | "
+                      f"{r['p99_us']/1000:.2f} | {r['cpu_us']:,.0f} | {r['rss_mib']:.1f} | {r['errors']} |")
         d, b = results.get(("drover", c)), results.get(("bolt", c))
         if d and b:
             print(f"| {c} | **Drover / Bolt** | **{d['rps']/b['rps']:.1f}×** | {d['p50_us']/max(b['p50_us'],1):.2f}× | "
