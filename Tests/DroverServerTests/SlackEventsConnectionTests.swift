@@ -53,6 +53,11 @@ import Testing
             let requests = Self.delivery(eventID: "EvHalf1") + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + Self.delivery(eventID: "EvHalf2")
             let responses = try await RawHTTPConnection.exchange(port: client.port!, send: Array(requests.utf8), responses: 3, thenCloseWriting: true)
             #expect(responses.map(\.status) == [200, 200, 200])
+            // A lone delivery, its end of input read while it waits for the inbox.
+            let alone = try await RawHTTPConnection.exchange(
+                port: client.port!, send: Array(Self.delivery(eventID: "EvHalf3").utf8), responses: 1, thenCloseWriting: true
+            )
+            #expect(alone.map(\.status) == [200])
         }
     }
 
