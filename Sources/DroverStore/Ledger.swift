@@ -19,11 +19,11 @@ public final class Ledger: Sendable {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            // An acknowledged write must survive a power cut, not only a process crash.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         database = try DatabasePool(path: path, configuration: configuration)
+        // An acknowledged write must survive a power cut, not only a process crash: the WAL is
+        // synced at every commit. (Set on the pool's one writer connection, after the pool set
+        // its WAL mode — which sets `synchronous = NORMAL`, syncing only at checkpoints.)
+        try database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try LedgerSchema.migrator.migrate(database)
         inboxWriter = InboxWriter(database: database)
     }

@@ -41,6 +41,15 @@ struct LedgerFixture {
         #expect(mode == "wal")
     }
 
+    /// A power cut must keep every acknowledged write: the pool's writer syncs the WAL at each
+    /// commit (`FULL`, 2), and is not left in the `NORMAL` that WAL mode defaults to in GRDB.
+    @Test func everyCommitIsSyncedToDisk() throws {
+        let fixture = try LedgerFixture()
+        defer { fixture.directory.remove() }
+        let mode = try fixture.ledger.database.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") }
+        #expect(mode == 2)
+    }
+
     @Test func reopeningAnExistingFileKeepsItsData() throws {
         let fixture = try LedgerFixture()
         defer { fixture.directory.remove() }
