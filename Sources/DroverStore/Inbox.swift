@@ -108,7 +108,7 @@ public struct Inbox: Sendable {
     /// not two: `handler` runs right after the insert, and if it returns, its writes and the item,
     /// stored as done, commit together. If it throws, they are rolled back and the item is stored
     /// pending (one attempt counted) instead, for its lane. `handler` may run more than once (a
-    /// failed group commit is retried item by item); only the committed run counts.
+    /// group whose transaction failed is written again); only the committed run counts.
     /// `completion` is called once, on the writer's thread, after the commit.
     public func accept<Outcome: Sendable>(
         idempotencyKey: String, kind: String, payload: Data, at now: Date = Date(),

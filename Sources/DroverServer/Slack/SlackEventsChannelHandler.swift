@@ -12,9 +12,10 @@ import NIOHTTPTypes
 /// of the body dropped), errors as `{"error": {"message": …}}`, request metrics, `Connection:
 /// close`. Requests on one connection are answered in order: while a delivery waits for its
 /// inbox write, or while Hummingbird still owes responses, later requests are held until their
-/// turn, and reading pauses while any are. Events and errors that follow a held request (the client closing its
-/// side, a parse error, the server's graceful shutdown) are held with it, so that Hummingbird's
-/// connection handling sees them only once every delivery before them is answered.
+/// turn, and reading pauses while any are. Events and errors that follow a held request (the
+/// client closing its side, a parse error, the server's graceful shutdown) are held with it, so
+/// that Hummingbird's connection handling sees them only once every delivery before them is
+/// answered.
 final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
