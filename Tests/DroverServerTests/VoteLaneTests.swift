@@ -45,7 +45,8 @@ private struct VoteLaneFixture {
 
     func lane(batchLimit: Int) -> VoteLane {
         let announcer = VoteAnnouncer(metrics: DroverMetrics(), committerDoorbell: committerDoorbell, tallies: nil)
-        var lane = VoteLane(inbox: inbox, ledger: ledger, sources: [WebVotes()], announcer: announcer, logger: Logger(label: "test"))
+        let sources: [any VoteSource] = [WebVotes(), ReactionVotes(pseudonymizer: RaterPseudonymizer(salt: Array("pepper".utf8)))]
+        var lane = VoteLane(inbox: inbox, ledger: ledger, sources: sources, announcer: announcer, logger: Logger(label: "test"))
         lane.batchLimit = batchLimit
         return lane
     }
@@ -108,6 +109,26 @@ private struct VoteLaneFixture {
         #expect(failed.lastError?.contains("no image") == true)
         #expect(try fixture.item("before")?.state == .done)
         #expect(try fixture.item("after")?.state == .done)
+    }
+
+    /// A reaction stored pending — its vote could not be applied as it was stored — is applied
+    /// by the lane, as reactions on other messages are not.
+    @Test func aReactionLeftPendingIsAppliedByTheLane() async throws {
+        let fixture = try VoteLaneFixture()
+        try fixture.ledger.record(SlackMessageRecord(
+            channel: "C1", ts: "1700000000.000100", imageID: fixture.images[0], teamID: "T1", fileID: "F1", postedAt: Date()
+        ))
+        for (key, ts) in [("on the image", "1700000000.000100"), ("on another message", "1700000000.000200")] {
+            let payload = #"{"added":true,"teamID":"T1","user":"U1","rating":"Approve","channel":"C1","messageTS":"\#(ts)","eventTS":"1700000001.000001"}"#
+            _ = try fixture.inbox.accept(idempotencyKey: key, kind: ReactionVotes.kind, payload: Data(payload.utf8))
+        }
+
+        try await fixture.lane(batchLimit: 128).drain { false }
+
+        #expect(try fixture.ledger.votes(on: fixture.images[0]).map(\.rating) == [.approve])
+        #expect(try fixture.ledger.voteEvents().map(\.source) == ["slack-reaction"])
+        #expect(try fixture.item("on the image")?.state == .done)
+        #expect(try fixture.item("on another message")?.state == .done)
     }
 
     @Test func aPendingItemIsCompletedOnce() async throws {
