@@ -96,7 +96,10 @@ public func buildApplication(
             SlackController(signingSecret: signingSecret, intake: intake).addRoutes(to: router)
             // Slack's event stream is answered on the event loop, ahead of the router.
             let events = SlackEventsEndpoint(signature: SlackSignature(signingSecret: signingSecret), intake: intake, logger: logger)
-            server = .http1(configuration: .init(additionalChannelHandlers: [SlackEventsChannelHandler(endpoint: events, metrics: metrics)]))
+            let dates = HTTPDateCache()
+            server = .http1(configuration: .init(additionalChannelHandlers: [
+                SlackEventsChannelHandler(endpoint: events, metrics: metrics, dates: dates),
+            ]))
         }
         if let appToken = settings.appToken {
             services.append(SocketModeClient(

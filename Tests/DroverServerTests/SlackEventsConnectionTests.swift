@@ -4,6 +4,8 @@ import Foundation
 import HummingbirdTesting
 import Testing
 
+@testable import DroverServer
+
 /// `/slack/events` is answered ahead of the router (`SlackEventsChannelHandler`): on one
 /// connection, with other routes' requests pipelined around it, answers must still come in
 /// request order, and the connection must stay usable after a refused body.
@@ -29,9 +31,21 @@ import Testing
                 + Self.delivery(eventID: "EvPipe3")
             let responses = try await RawHTTPConnection.exchange(port: client.port!, send: Array(requests.utf8), responses: 5)
             #expect(responses.map(\.status) == [200, 404, 401, 200, 200])
+            // Dated like the router's answers (RFC 9110: every 2xx and 4xx), to the second.
+            let recently = (0...5).map { HTTPDateCache.format(time(nil) - $0) }
+            for response in responses {
+                #expect(response.headers["date"].map(recently.contains) == true, "\(response.headers)")
+            }
             #expect(responses[0].body.isEmpty && !responses[3].body.isEmpty && responses[4].body.isEmpty)
             #expect(String(decoding: responses[2].body, as: UTF8.self).contains("does not match"))
         }
+    }
+
+    @Test func datesAreIMFFixdate() {
+        #expect(HTTPDateCache.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")  // RFC 9110's example
+        #expect(HTTPDateCache.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(HTTPDateCache.format(1_798_761_599) == "Thu, 31 Dec 2026 23:59:59 GMT")
+        #expect(HTTPDateCache().now == HTTPDateCache.format(time(nil)) || HTTPDateCache().now == HTTPDateCache.format(time(nil) - 1))
     }
 
     @Test func anOversizedBodyIsRefusedAndTheConnectionGoesOn() async throws {

@@ -9,12 +9,12 @@ import NIOHTTPTypes
 /// (`benchmarks/ingest`).
 ///
 /// What the router gives other routes, it gives this one: the 64 KiB body limit (413, the rest
-/// of the body dropped), errors as `{"error": {"message": …}}`, request metrics, `Connection:
-/// close`. Requests on one connection are answered in order: while a delivery waits for its
-/// inbox write, or while Hummingbird still owes responses, later requests are held until their
-/// turn, and reading pauses while any are. Events and errors that follow a held request (the
-/// client closing its side, a parse error, the server's graceful shutdown) are held with it, so
-/// that Hummingbird's connection handling sees them only once every delivery before them is
+/// of the body dropped), errors as `{"error": {"message": …}}`, request metrics, `Date`,
+/// `Connection: close`. Requests on one connection are answered in order: while a delivery waits
+/// for its inbox write, or while Hummingbird still owes responses, later requests are held until
+/// their turn, and reading pauses while any are. Events and errors that follow a held request
+/// (the client closing its side, a parse error, the server's graceful shutdown) are held with it,
+/// so that Hummingbird's connection handling sees them only once every delivery before them is
 /// answered.
 final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
@@ -44,6 +44,7 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
 
     private let endpoint: SlackEventsEndpoint
     private let metrics: DroverMetrics
+    private let dates: HTTPDateCache
     private var state = State.idle
     /// What arrived while an earlier request was not answered yet.
     private var held = CircularBuffer<Inbound>()
@@ -52,9 +53,10 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     private var readHeld = false
     private var isActive = true
 
-    init(endpoint: SlackEventsEndpoint, metrics: DroverMetrics) {
+    init(endpoint: SlackEventsEndpoint, metrics: DroverMetrics, dates: HTTPDateCache) {
         self.endpoint = endpoint
         self.metrics = metrics
+        self.dates = dates
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -168,7 +170,7 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         guard isActive else { return }
         let closing = head.headerFields[.connection] == "close"
         state = next
-        var fields: HTTPFields = [.server: "Drover", .contentLength: String(reply.body.count)]
+        var fields: HTTPFields = [.server: "Drover", .date: dates.now, .contentLength: String(reply.body.count)]
         if let contentType = reply.contentType { fields[.contentType] = contentType }
         if closing { fields[.connection] = "close" }
         context.write(wrapOutboundOut(.head(HTTPResponse(status: reply.status, headerFields: fields))), promise: nil)
