@@ -13,6 +13,8 @@ public enum Hex {
     }
 
     /// The bytes spelled by `text` (either case), or `nil` if it is not an even run of hex digits.
+    /// Inlinable so that callers get it specialized: it checks every Slack request's signature.
+    @inlinable
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
         let utf8 = Array(text.utf8)
         guard utf8.count.isMultiple(of: 2) else { return nil }
@@ -31,7 +33,8 @@ public enum Hex {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
     }
 
-    private static func value(of byte: UInt8) -> UInt8? {
+    @usableFromInline
+    static func value(of byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10

@@ -97,9 +97,7 @@ public func buildApplication(
             // Slack's event stream is answered on the event loop, ahead of the router.
             let events = SlackEventsEndpoint(signature: SlackSignature(signingSecret: signingSecret), intake: intake, logger: logger)
             let dates = HTTPDateCache()
-            server = .http1(configuration: .init(additionalChannelHandlers: [
-                SlackEventsChannelHandler(endpoint: events, metrics: metrics, dates: dates),
-            ]))
+            server = .http1 { SlackEventsChannelHandler(endpoint: events, metrics: metrics, dates: dates) }
         }
         if let appToken = settings.appToken {
             services.append(SocketModeClient(

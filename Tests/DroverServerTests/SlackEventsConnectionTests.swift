@@ -87,12 +87,25 @@ import Testing
             #expect(responses.first.map { String(decoding: $0.body, as: UTF8.self) } == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
         }
     }
+
+    /// HTTP/1.0 closes after each answer unless the client asks to keep the connection.
+    @Test func http10RequestsAreAnsweredInKindAndClosed() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try await slackApp(directory, FakeSlack()).test(.live) { client in
+            let first = Self.delivery(eventID: "EvOld1").replacingOccurrences(of: "HTTP/1.1", with: "HTTP/1.0")
+            let responses = try await RawHTTPConnection.exchange(port: client.port!, send: Array((first + Self.delivery(eventID: "EvOld2")).utf8), responses: 2)
+            #expect(responses.map(\.status) == [200], "the connection closes after the first answer")
+            #expect(responses.first?.version == "HTTP/1.0" && responses.first?.headers["connection"] == "close")
+        }
+    }
 }
 
 /// A blocking HTTP/1.1 client on a plain socket, for what HTTP client libraries do not do: send
 /// pipelined requests in one write and read the answers in order.
 enum RawHTTPConnection {
     struct Response {
+        var version: String
         var status: Int
         var headers: [String: String]
         var body: [UInt8]
@@ -151,7 +164,8 @@ enum RawHTTPConnection {
         let separator = Array("\r\n\r\n".utf8)
         guard let end = bytes.indices.dropLast(3).first(where: { bytes[$0..<$0 + 4].elementsEqual(separator) }) else { return nil }
         let lines = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
-        guard let status = lines.first?.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return nil }
+        let statusLine = lines.first?.split(separator: " ") ?? []
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else { return nil }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -159,6 +173,6 @@ enum RawHTTPConnection {
         }
         let length = Int(headers["content-length"] ?? "0") ?? 0
         guard bytes.count >= end + 4 + length else { return nil }
-        return (Response(status: status, headers: headers, body: Array(bytes[(end + 4)..<(end + 4 + length)])), end + 4 + length)
+        return (Response(version: String(statusLine[0]), status: status, headers: headers, body: Array(bytes[(end + 4)..<(end + 4 + length)])), end + 4 + length)
     }
 }

@@ -1,4 +1,7 @@
+import Crypto
+import DroverCore
 import DroverSlack
+import DroverTestSupport
 import Foundation
 import Testing
 
@@ -15,6 +18,24 @@ import Testing
     @Test func acceptsSlacksDocumentedExample() throws {
         try signature.verify(body: Array(Self.documentedBody.utf8), timestamp: Self.documentedTimestamp, signature: Self.documentedSignature, now: Self.documentedTime)
         #expect(signature.sign(body: Array(Self.documentedBody.utf8), timestamp: Self.documentedTimestamp) == Self.documentedSignature)
+    }
+
+    /// The HMAC built on SHA-256 agrees with swift-crypto's own, for secrets shorter and longer
+    /// than SHA-256's 64-byte block (hashed first) and bodies of any length.
+    @Test func agreesWithSwiftCryptosHMAC() throws {
+        var random = SplitMix(seed: 0x51_6E)
+        for _ in 0..<500 {
+            let secret = String((0..<Int.random(in: 0...150, using: &random)).map { _ in Character(Unicode.Scalar(UInt8.random(in: 0x21...0x7E, using: &random))) })
+            let body = (0..<Int.random(in: 0...3_000, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let timestamp = String(Int.random(in: 1_000_000_000...2_000_000_000, using: &random))
+            let expected = HMAC<SHA256>.authenticationCode(for: Array("v0:\(timestamp):".utf8) + body, using: SymmetricKey(data: Array(secret.utf8)))
+            let signature = SlackSignature(signingSecret: secret)
+            #expect(signature.sign(body: body, timestamp: timestamp) == "v0=" + Hex.encode(expected), "secret of \(secret.utf8.count) bytes")
+            try signature.verify(
+                body: body, timestamp: timestamp, signature: "v0=" + Hex.encode(expected).uppercased(),
+                now: Date(timeIntervalSince1970: Double(timestamp)!)
+            )
+        }
     }
 
     @Test func refusesAnAlteredBody() {

@@ -1,12 +1,12 @@
-import HTTPTypes
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
 
 /// Serves `POST /slack/events` on the connection's event loop, ahead of Hummingbird's router;
 /// every other request passes through to Hummingbird untouched. Slack's whole event stream
 /// arrives on this route, and answering it here skips the router's hand-offs between the event
 /// loop and Swift's task pool, which cost about a third of the CPU of each delivery
-/// (`benchmarks/ingest`).
+/// (`benchmarks/ingest`). It sits ahead of the conversion to Swift HTTP Types as well
+/// (``EventsFirstHTTP1Channel``), which cost a further twentieth.
 ///
 /// What the router gives other routes, it gives this one: the 64 KiB body limit (413, the rest
 /// of the body dropped), errors as `{"error": {"message": …}}`, request metrics, `Date`,
@@ -17,17 +17,17 @@ import NIOHTTPTypes
 /// so that Hummingbird's connection handling sees them only once every delivery before them is
 /// answered.
 final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
         case idle
         /// Passing a request on to Hummingbird.
         case forwarding
         /// Reading a delivery's body.
-        case collecting(HTTPRequest, ByteBuffer, started: ContinuousClock.Instant)
+        case collecting(HTTPRequestHead, ByteBuffer, started: ContinuousClock.Instant)
         /// Waiting for a delivery's answer.
         case answering
         /// The body was too large and the 413 is sent: the rest of the body is dropped.
@@ -36,7 +36,7 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
 
     /// What arrives from the connection, in order.
     private enum Inbound {
-        case part(HTTPRequestPart)
+        case part(HTTPServerRequestPart)
         /// A user event: the input closed, the server shutting down gracefully, ….
         case event(Any)
         case error(any Error)
@@ -127,7 +127,7 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         }
     }
 
-    private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    private func take(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch (state, part) {
         case (.idle, .head(let head)) where SlackEventsEndpoint.answers(head):
             state = .collecting(head, context.channel.allocator.buffer(capacity: 0), started: .now)
@@ -165,17 +165,18 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
 
     /// Writes `reply`, then goes on in state `next`, or closes the connection if the request
     /// asked for that.
-    private func send(_ reply: SlackEventsReply, for head: HTTPRequest, started: ContinuousClock.Instant, then next: State, context: ChannelHandlerContext) {
+    private func send(_ reply: SlackEventsReply, for head: HTTPRequestHead, started: ContinuousClock.Instant, then next: State, context: ChannelHandlerContext) {
         metrics.request(route: SlackEventsEndpoint.path, status: Int(reply.status.code), duration: .now - started)
         guard isActive else { return }
-        let closing = head.headerFields[.connection] == "close"
+        let closing = !head.isKeepAlive
         state = next
-        var fields: HTTPFields = [.server: "Drover", .date: dates.now, .contentLength: String(reply.body.count)]
-        if let contentType = reply.contentType { fields[.contentType] = contentType }
-        if closing { fields[.connection] = "close" }
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: reply.status, headerFields: fields))), promise: nil)
+        var headers: HTTPHeaders = ["Server": "Drover", "Date": dates.now, "Content-Length": String(reply.body.count)]
+        if let contentType = reply.contentType { headers.add(name: "Content-Type", value: contentType) }
+        if closing { headers.add(name: "Connection", value: "close") }
+        let status = HTTPResponseStatus(statusCode: Int(reply.status.code))
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         if !reply.body.isEmpty {
-            context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: reply.body))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: reply.body)))), promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         if closing {

@@ -2,6 +2,7 @@ import DroverSlack
 import HTTPTypes
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// How a delivery to `POST /slack/events` is answered: Slack's signature checked over the raw
 /// body, the envelope read, then the ``SlackIntake``'s decision. It runs on the connection's event
@@ -15,15 +16,15 @@ struct SlackEventsEndpoint: Sendable {
     let logger: Logger
 
     /// Whether a request head is a delivery this endpoint answers.
-    static func answers(_ head: HTTPRequest) -> Bool {
-        head.method == .post && head.path.map { $0.prefix { $0 != "?" } == path } == true
+    static func answers(_ head: HTTPRequestHead) -> Bool {
+        head.method == .POST && head.uri.utf8.prefix { $0 != UInt8(ascii: "?") }.elementsEqual(path.utf8)
     }
 
-    func answer(_ head: HTTPRequest, body: ByteBuffer, reply: @escaping @Sendable (SlackEventsReply) -> Void) {
+    func answer(_ head: HTTPRequestHead, body: ByteBuffer, reply: @escaping @Sendable (SlackEventsReply) -> Void) {
         do throws(SlackSignatureError) {
             try signature.verify(
-                body: body.readableBytesView, timestamp: head.headerFields.only(.slackRequestTimestamp),
-                signature: head.headerFields.only(.slackSignature)
+                body: body.readableBytesView, timestamp: head.headers.only(HTTPField.Name.slackRequestTimestamp.rawName),
+                signature: head.headers.only(HTTPField.Name.slackSignature.rawName)
             )
         } catch {
             logger.notice("refused a Slack request", metadata: ["reason": "\(error)"])
