@@ -102,6 +102,7 @@ import Testing
             // The whole run's logs, at trace level, never show a secret.
             let logs = try String(contentsOfFile: log, encoding: .utf8)
             #expect(logs.contains("serving"), "the log was captured")
+            #expect(logs.contains("hb.request.path=/slack/events"), "deliveries are logged like the router's requests")
             for secret in [FakeSlack.botToken, signingSecret] {
                 #expect(!logs.contains(secret), "a secret appeared in the logs")
             }

@@ -9,7 +9,7 @@ import NIOHTTP1
 /// (``EventsFirstHTTP1Channel``), which cost a further twentieth.
 ///
 /// What the router gives other routes, it gives this one: the 64 KiB body limit (413, the rest
-/// of the body dropped), errors as `{"error": {"message": …}}`, request metrics, `Date`,
+/// of the body dropped), errors as `{"error": {"message": …}}`, request metrics and debug logs, `Date`,
 /// `Connection: close`. Requests on one connection are answered in order: while a delivery waits
 /// for its inbox write, or while Hummingbird still owes responses, later requests are held until
 /// their turn, and reading pauses while any are. Events and errors that follow a held request
@@ -130,6 +130,8 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     private func take(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch (state, part) {
         case (.idle, .head(let head)) where SlackEventsEndpoint.answers(head):
+            // As the router's requests are logged (`LogRequestsMiddleware`).
+            endpoint.logger.debug("Request", metadata: ["hb.request.path": "\(head.uri)", "hb.request.method": "\(head.method.rawValue)"])
             state = .collecting(head, context.channel.allocator.buffer(capacity: 0), started: .now)
         case (.idle, .head):
             responsesOwed += 1
