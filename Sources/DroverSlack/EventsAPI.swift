@@ -141,12 +141,15 @@ public struct ReactionChange: Sendable, Equatable {
 extension ReactionChange {
     /// The inbox payload: a JSON object whose keys are the property names.
     public var payload: [UInt8] {
-        var members: JSONObject = [
-            "added": .bool(added), "teamID": .string(teamID), "user": .string(user), "rating": .string(rating.rawValue),
-            "channel": .string(channel), "messageTS": .string(messageTS),
-        ]
-        if let eventTS { members.members.append((key: "eventTS", value: .string(eventTS))) }
-        return JSONValue.object(members).serialized
+        var object = JSONObjectWriter()
+        object.add("added", added)
+        object.add("teamID", teamID)
+        object.add("user", user)
+        object.add("rating", rating.rawValue)
+        object.add("channel", channel)
+        object.add("messageTS", messageTS)
+        if let eventTS { object.add("eventTS", eventTS) }
+        return object.finish()
     }
 
     /// Reads an inbox payload written by ``payload``.

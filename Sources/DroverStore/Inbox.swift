@@ -60,6 +60,7 @@ public struct Inbox: Sendable {
     public static let maxAttempts = 5
 
     let database: DatabasePool
+    @usableFromInline
     let writer: InboxWriter
 
     public init(ledger: Ledger) {
@@ -109,7 +110,9 @@ public struct Inbox: Sendable {
     /// stored as done, commit together. If it throws, they are rolled back and the item is stored
     /// pending (one attempt counted) instead, for its lane. `handler` may run more than once (a
     /// group whose transaction failed is written again); only the committed run counts.
-    /// `completion` is called once, on the writer's thread, after the commit.
+    /// `completion` is called once, on the writer's thread, after the commit. (Inlinable so that
+    /// callers get it specialized: it is on every Slack reaction's path.)
+    @inlinable
     public func accept<Outcome: Sendable>(
         idempotencyKey: String, kind: String, payload: Data, at now: Date = Date(),
         handler: @escaping @Sendable (Database) throws -> Outcome,
@@ -131,7 +134,8 @@ public struct Inbox: Sendable {
         }
     }
 
-    private static func newItem(idempotencyKey: String, kind: String, payload: Data, at now: Date) -> InboxItem {
+    @usableFromInline
+    static func newItem(idempotencyKey: String, kind: String, payload: Data, at now: Date) -> InboxItem {
         InboxItem(
             idempotencyKey: idempotencyKey, kind: kind, payload: payload, state: .pending, attempts: 0,
             leaseExpiresAt: nil, receivedAt: now, finishedAt: nil, lastError: nil
@@ -205,8 +209,13 @@ public struct Inbox: Sendable {
 /// A handler's outcome, carried from the writer's transaction to its answer: read only when the
 /// item is stored handled, and then it is the committed run's, the last one (the writer runs
 /// handlers and answers on one thread, in order).
-private final class CommittedOutcome<Value: Sendable>: Sendable {
+@usableFromInline
+final class CommittedOutcome<Value: Sendable>: Sendable {
+    @usableFromInline
     let value = Mutex<Value?>(nil)
+
+    @inlinable
+    init() {}
 }
 
 extension Duration {

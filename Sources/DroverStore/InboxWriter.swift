@@ -20,14 +20,17 @@ import Synchronization
 /// the failing one is rolled back alone and its item stored pending, for its lane to try again.
 ///
 /// One writer per ``Ledger``, shared by every ``Inbox`` made from it.
+@usableFromInline
 final class InboxWriter: Sendable {
     /// At most this many items in one transaction.
     static let maxBatch = 256
 
     /// Handles a newly inserted item inside the transaction that stores it.
+    @usableFromInline
     typealias Handler = @Sendable (Database) throws -> Void
 
     /// What storing one item did.
+    @usableFromInline
     enum Stored: Equatable {
         /// Newly stored, pending: it has no handler, or its handler failed.
         case pending
@@ -87,6 +90,7 @@ final class InboxWriter: Sendable {
 
     /// ``submit(_:answer:)`` for an item whose `handler` runs inside that transaction if the item
     /// is new (see the type's documentation).
+    @usableFromInline
     func submit(_ item: InboxItem, handler: Handler?, answer: @escaping @Sendable (Result<Stored, any Error>) -> Void) {
         let startsWriting = state.withLock { state in
             state.waiting.append(Waiting(item: item, handler: handler, answer: answer))

@@ -68,6 +68,15 @@ import Testing
         var withoutTime = change
         withoutTime.eventTS = nil
         #expect(try ReactionChange(payload: withoutTime.payload) == withoutTime)
+        // Written as the general serializer writes the same object, escapes included.
+        var escaped = change
+        escaped.user = "U\"1\\\u{1}é"
+        let general: JSONObject = [
+            "added": .bool(true), "teamID": .string(escaped.teamID), "user": .string(escaped.user), "rating": .string("Approve"),
+            "channel": .string(escaped.channel), "messageTS": .string(escaped.messageTS), "eventTS": .string(escaped.eventTS ?? ""),
+        ]
+        #expect(escaped.payload == JSONValue.object(general).serialized)
+        #expect(try ReactionChange(payload: escaped.payload) == escaped)
         // As JSONEncoder wrote them before this format was written by hand.
         let earlier = #"{"added":false,"teamID":"T1","user":"U1","rating":"Disapprove","channel":"C1","messageTS":"1.2","eventTS":"3.4"}"#
         let read = try ReactionChange(payload: Array(earlier.utf8))

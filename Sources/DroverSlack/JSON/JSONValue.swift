@@ -47,7 +47,7 @@ public enum JSONValue: Sendable, Equatable {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// A string literal: `"` and `\` escaped, control characters as `\u00XX`, the rest as UTF-8.
-    private static func write(_ text: String, to output: inout [UInt8]) {
+    static func write(_ text: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         let needsEscaping = { (byte: UInt8) in byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 }
         if !text.utf8.contains(where: needsEscaping) {
