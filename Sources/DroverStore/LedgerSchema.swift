@@ -114,6 +114,36 @@ enum LedgerSchema {
                 t.primaryKey(["imageID", "rater", "rating"])
             }
         }
+        migrator.registerMigration("v5: inbox state checked without a temporary table") { db in
+            // SQLite checks `state IN (four values)` by building a temporary b-tree for every
+            // row it writes (a list of more than two constants); comparisons need none. A check
+            // cannot be altered: the table is rebuilt, as SQLite documents for that, keeping its
+            // rows and its AUTOINCREMENT sequence (so no id is ever used twice).
+            let sequence = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'inboxItem'")
+            try db.create(table: "newInboxItem") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("idempotencyKey", .text).notNull().unique()
+                t.column("kind", .text).notNull()
+                t.column("payload", .blob).notNull()
+                t.column("state", .text).notNull().defaults(to: "pending")
+                    .check { $0 == "pending" || $0 == "running" || $0 == "done" || $0 == "failed" }
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("leaseExpiresAt", .datetime)
+                t.column("receivedAt", .datetime).notNull()
+                t.column("finishedAt", .datetime)
+                t.column("lastError", .text)
+            }
+            try db.execute(sql: "INSERT INTO newInboxItem SELECT * FROM inboxItem")
+            try db.drop(table: "inboxItem")
+            try db.rename(table: "newInboxItem", to: "inboxItem")
+            try db.create(index: "inboxItem_open", on: "inboxItem", columns: ["state", "id"])
+            if let sequence {
+                try db.execute(sql: """
+                    UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'inboxItem';
+                    INSERT INTO sqlite_sequence (name, seq) SELECT 'inboxItem', ? WHERE changes() = 0;
+                    """, arguments: [sequence, sequence])
+            }
+        }
         return migrator
     }
 }
