@@ -88,7 +88,8 @@ import Testing
         }
     }
 
-    /// HTTP/1.0 closes after each answer unless the client asks to keep the connection.
+    /// HTTP/1.0 closes after each answer unless the client asks to keep the connection, and
+    /// then the answer says it is kept.
     @Test func http10RequestsAreAnsweredInKindAndClosed() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -97,6 +98,14 @@ import Testing
             let responses = try await RawHTTPConnection.exchange(port: client.port!, send: Array((first + Self.delivery(eventID: "EvOld2")).utf8), responses: 2)
             #expect(responses.map(\.status) == [200], "the connection closes after the first answer")
             #expect(responses.first?.version == "HTTP/1.0" && responses.first?.headers["connection"] == "close")
+
+            let keptAlive = ["EvOld3", "EvOld4"].map {
+                Self.delivery(eventID: $0).replacingOccurrences(of: "HTTP/1.1", with: "HTTP/1.0")
+                    .replacingOccurrences(of: "Host: x\r\n", with: "Host: x\r\nConnection: keep-alive\r\n")
+            }
+            let both = try await RawHTTPConnection.exchange(port: client.port!, send: Array(keptAlive.joined().utf8), responses: 2)
+            #expect(both.map(\.status) == [200, 200])
+            #expect(both.allSatisfy { $0.version == "HTTP/1.0" && $0.headers["connection"] == "keep-alive" })
         }
     }
 }

@@ -174,7 +174,11 @@ final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         state = next
         var headers: HTTPHeaders = ["Server": "Drover", "Date": dates.now, "Content-Length": String(reply.body.count)]
         if let contentType = reply.contentType { headers.add(name: "Content-Type", value: contentType) }
-        if closing { headers.add(name: "Connection", value: "close") }
+        if closing {
+            headers.add(name: "Connection", value: "close")
+        } else if head.version == .http1_0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
         let status = HTTPResponseStatus(statusCode: Int(reply.status.code))
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         if !reply.body.isEmpty {
