@@ -13,7 +13,7 @@ public enum Hex {
     }
 
     /// The bytes spelled by `text` (either case), or `nil` if it is not an even run of hex digits.
-    /// Inlinable so that callers get it specialized: it checks every Slack request's signature.
+    /// Inlinable so that callers get it specialized: it reads every Slack request's signature.
     @inlinable
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
         let utf8 = Array(text.utf8)

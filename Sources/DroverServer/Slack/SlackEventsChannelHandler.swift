@@ -9,13 +9,13 @@ import NIOHTTP1
 /// (``EventsFirstHTTP1Channel``), which cost a further twentieth.
 ///
 /// What the router gives other routes, it gives this one: the 64 KiB body limit (413, the rest
-/// of the body dropped), errors as `{"error": {"message": …}}`, request metrics and debug logs, `Date`,
-/// `Connection: close`. Requests on one connection are answered in order: while a delivery waits
-/// for its inbox write, or while Hummingbird still owes responses, later requests are held until
-/// their turn, and reading pauses while any are. Events and errors that follow a held request
-/// (the client closing its side, a parse error, the server's graceful shutdown) are held with it,
-/// so that Hummingbird's connection handling sees them only once every delivery before them is
-/// answered.
+/// of the body dropped), errors as `{"error": {"message": …}}`, request metrics and debug logs,
+/// `Date`, `Connection: close` (and HTTP/1.0's closing by default). Requests on one connection
+/// are answered in order: while a delivery waits for its inbox write, or while Hummingbird still
+/// owes responses, later requests are held until their turn, and reading pauses while any are.
+/// Events and errors that follow a held request (the client closing its side, a parse error, the
+/// server's graceful shutdown) are held with it, so that Hummingbird's connection handling sees
+/// them only once every delivery before them is answered.
 final class SlackEventsChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
