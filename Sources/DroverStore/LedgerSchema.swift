@@ -133,7 +133,8 @@ enum LedgerSchema {
                 t.column("finishedAt", .datetime)
                 t.column("lastError", .text)
             }
-            try db.execute(sql: "INSERT INTO newInboxItem SELECT * FROM inboxItem")
+            let columns = "id, idempotencyKey, kind, payload, state, attempts, leaseExpiresAt, receivedAt, finishedAt, lastError"
+            try db.execute(sql: "INSERT INTO newInboxItem (\(columns)) SELECT \(columns) FROM inboxItem")
             try db.drop(table: "inboxItem")
             try db.rename(table: "newInboxItem", to: "inboxItem")
             try db.create(index: "inboxItem_open", on: "inboxItem", columns: ["state", "id"])

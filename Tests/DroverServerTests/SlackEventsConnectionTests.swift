@@ -88,6 +88,18 @@ import Testing
         }
     }
 
+    /// A proxy may send the target in absolute form (RFC 9112 §3.2.2): it is still a delivery.
+    @Test func absoluteFormTargetsAreDeliveries() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try await slackApp(directory, FakeSlack()).test(.live) { client in
+            let request = Self.delivery(eventID: "EvAbsolute").replacingOccurrences(of: "POST /slack/events", with: "POST http://x/slack/events?retry=1")
+            let responses = try await RawHTTPConnection.exchange(port: client.port!, send: Array(request.utf8), responses: 1)
+            #expect(responses.map(\.status) == [200])
+            #expect(try ledgerCount("SELECT count(*) FROM inboxItem WHERE idempotencyKey LIKE '%EvAbsolute'", directory) == 1)
+        }
+    }
+
     /// HTTP/1.0 closes after each answer unless the client asks to keep the connection, and
     /// then the answer says it is kept.
     @Test func http10RequestsAreAnsweredInKindAndClosed() async throws {

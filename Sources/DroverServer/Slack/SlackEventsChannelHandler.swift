@@ -10,7 +10,8 @@ import NIOHTTP1
 ///
 /// What the router gives other routes, it gives this one: the 64 KiB body limit (413, the rest
 /// of the body dropped), errors as `{"error": {"message": …}}`, request metrics and debug logs,
-/// `Date`, `Connection: close` (and HTTP/1.0's closing by default). Requests on one connection
+/// `Date`, `Connection: close`; and, unlike the router, it answers HTTP/1.0 in HTTP/1.0, closing
+/// the connection unless the client asked to keep it. Requests on one connection
 /// are answered in order: while a delivery waits for its inbox write, or while Hummingbird still
 /// owes responses, later requests are held until their turn, and reading pauses while any are.
 /// Events and errors that follow a held request (the client closing its side, a parse error, the

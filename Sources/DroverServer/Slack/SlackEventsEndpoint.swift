@@ -15,9 +15,16 @@ struct SlackEventsEndpoint: Sendable {
     let intake: SlackIntake
     let logger: Logger
 
-    /// Whether a request head is a delivery this endpoint answers.
+    /// Whether a request head is a delivery this endpoint answers: its target is the path, in
+    /// origin form (`/slack/events`) or absolute form (`http://host/slack/events`, RFC 9112
+    /// §3.2.2), with or without a query.
     static func answers(_ head: HTTPRequestHead) -> Bool {
-        head.method == .POST && head.uri.utf8.prefix { $0 != UInt8(ascii: "?") }.elementsEqual(path.utf8)
+        guard head.method == .POST else { return false }
+        var target = head.uri.utf8[...]
+        if target.first != UInt8(ascii: "/"), let scheme = target.firstRange(of: "://".utf8) {
+            target = target[scheme.upperBound...].drop { $0 != UInt8(ascii: "/") }
+        }
+        return target.prefix { $0 != UInt8(ascii: "?") }.elementsEqual(path.utf8)
     }
 
     func answer(_ head: HTTPRequestHead, body: ByteBuffer, reply: @escaping @Sendable (SlackEventsReply) -> Void) {
