@@ -69,6 +69,7 @@ let package = Package(
                 "DroverCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -147,7 +148,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverSlackTests",
-            dependencies: ["DroverSlack", "DroverCore", "DroverTestSupport", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["DroverSlack", "DroverCore", "DroverTestSupport", .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .testTarget(
             name: "DroverServerTests",

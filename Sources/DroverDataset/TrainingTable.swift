@@ -45,7 +45,7 @@ struct TrainingTable {
         guard let rating = event.rating else { return remove(key) }
         set(key, rating, TrainingRow(
             prompt: change.prompt, image: event.imageID, rating: rating, rater: event.rater,
-            modelVersion: change.modelVersion, votedAt: Timestamp.iso8601(event.occurredAt), source: event.source
+            modelVersion: change.modelVersion, votedAt: Timestamp.iso8601(event.occurredAt), source: event.source.rawValue
         ).fields)
     }
 

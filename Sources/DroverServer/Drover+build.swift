@@ -45,11 +45,8 @@ public func buildApplication(
     let slack = configuration.slack.map {
         SlackWebClient(token: $0.botToken, baseURL: $0.apiURL, metricsFactory: metrics.factory, logger: logger)
     }
-    let reactions = ReactionVotes(pseudonymizer: pseudonymizer)
-    var voteSources: [any VoteSource] = [WebVotes()]
     var generationHandlers: [any InboxHandler] = []
     if let slack {
-        voteSources += [reactions, ButtonVotes(pseudonymizer: pseudonymizer)]
         generationHandlers += [
             SlashCommandHandler(generation: generation, ledger: ledger, slack: slack, pseudonymizer: pseudonymizer, logger: logger),
             SharedFileHandler(
@@ -61,7 +58,7 @@ public func buildApplication(
     let announcer = VoteAnnouncer(
         metrics: metrics, committerDoorbell: committerDoorbell, tallies: slack.map { TallyUpdater(ledger: ledger, slack: $0, logger: logger) }
     )
-    let votes = VoteLane(inbox: inbox, ledger: ledger, sources: voteSources, announcer: announcer, logger: logger)
+    let votes = VoteLane(inbox: inbox, ledger: ledger, pseudonymizer: pseudonymizer, announcer: announcer, logger: logger)
     // Votes and generations have a worker each, so that a vote never waits behind a generation.
     var services: [any Service] = [
         committer, InboxWorker(inbox: inbox, doorbell: votesDoorbell, lane: votes, drainsOnShutdown: true, logger: logger),
@@ -85,19 +82,14 @@ public func buildApplication(
         ledger: ledger, inbox: inbox, inboxDoorbell: votesDoorbell, generation: generation, pseudonymizer: pseudonymizer,
         dataset: DatasetHistory(directory: configuration.datasetDirectory)
     ).addRoutes(to: router)
-    var server = HTTPServerBuilder.http1()
     if let settings = configuration.slack {
         let intake = SlackIntake(
-            inbox: inbox, reactions: reactions, announcer: announcer, votesDoorbell: votesDoorbell,
+            inbox: inbox, votesDoorbell: votesDoorbell,
             generationsDoorbell: generationsDoorbell, slashCommand: settings.slashCommand, listenBotUser: settings.listenBotUser,
             maxQueuedCommands: settings.maxQueuedCommands
         )
         if let signingSecret = settings.signingSecret {
-            SlackController(signingSecret: signingSecret, intake: intake).addRoutes(to: router)
-            // Slack's event stream is answered on the event loop, ahead of the router.
-            let events = SlackEventsEndpoint(signature: SlackSignature(signingSecret: signingSecret), intake: intake, logger: logger)
-            let dates = HTTPDateCache()
-            server = .http1 { SlackEventsChannelHandler(endpoint: events, metrics: metrics, dates: dates) }
+            SlackController(signature: SlackSignature(signingSecret: signingSecret), intake: intake).addRoutes(to: router)
         }
         if let appToken = settings.appToken {
             services.append(SocketModeClient(
@@ -110,7 +102,7 @@ public func buildApplication(
 
     return Application(
         router: router,
-        server: server,
+        server: .http1(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Drover"),
         services: services,
         onServerRunning: onServerRunning,

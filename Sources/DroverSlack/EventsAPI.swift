@@ -1,8 +1,8 @@
 import DroverCore
 
-/// The outer object of an Events API request. Only what Drover reads is read; everything
+/// The outer object of an Events API request. Only what Drover reads is decoded; everything
 /// else Slack sends is ignored, so new fields never break reading.
-public struct EventEnvelope: Sendable {
+public struct EventEnvelope: Decodable, Sendable {
     /// `url_verification`, `event_callback`, `app_rate_limited`, ….
     public var type: String
     public var challenge: String?
@@ -11,19 +11,25 @@ public struct EventEnvelope: Sendable {
     public var event: Event?
     public var authorizations: [Authorization]?
 
+    enum CodingKeys: String, CodingKey {
+        case type, challenge, event, authorizations
+        case teamID = "team_id"
+        case eventID = "event_id"
+    }
+
     /// An installation the event is delivered for; for a bot, `userID` is the bot's own user.
-    public struct Authorization: Sendable {
+    public struct Authorization: Decodable, Sendable {
         public var userID: String?
         public var isBot: Bool?
 
-        init(_ fields: JSONFields) throws(JSONShapeError) {
-            userID = try fields.optionalString("user_id")
-            isBot = try fields.optionalBool("is_bot")
+        enum CodingKeys: String, CodingKey {
+            case userID = "user_id"
+            case isBot = "is_bot"
         }
     }
 
     /// The inner event, with the fields of the kinds Drover handles.
-    public struct Event: Sendable {
+    public struct Event: Decodable, Sendable {
         public var type: String
         public var user: String?
         public var reaction: String?
@@ -35,39 +41,21 @@ public struct EventEnvelope: Sendable {
         public var channelID: String?
         public var userID: String?
 
+        enum CodingKeys: String, CodingKey {
+            case type, user, reaction, item
+            case itemUser = "item_user"
+            case eventTS = "event_ts"
+            case fileID = "file_id"
+            case channelID = "channel_id"
+            case userID = "user_id"
+        }
+
         /// What a reaction was added to.
-        public struct Item: Sendable {
+        public struct Item: Decodable, Sendable {
             public var type: String
             public var channel: String?
             public var ts: String?
         }
-
-        init(_ fields: JSONFields) throws(JSONShapeError) {
-            type = try fields.string("type")
-            user = try fields.optionalString("user")
-            reaction = try fields.optionalString("reaction")
-            itemUser = try fields.optionalString("item_user")
-            item = try fields.optionalObject("item").map { item throws(JSONShapeError) in
-                Item(type: try item.string("type"), channel: try item.optionalString("channel"), ts: try item.optionalString("ts"))
-            }
-            eventTS = try fields.optionalString("event_ts")
-            fileID = try fields.optionalString("file_id")
-            channelID = try fields.optionalString("channel_id")
-            userID = try fields.optionalString("user_id")
-        }
-    }
-
-    /// Reads an envelope from a request body.
-    /// - Throws: ``JSONSyntaxError`` for a body that is not JSON, ``JSONShapeError`` for JSON that
-    ///   is not an envelope (a field Drover reads is missing or of another type).
-    public init(parsing body: some Collection<UInt8>) throws {
-        let fields = try JSONFields(JSONValue(parsing: body))
-        type = try fields.string("type")
-        challenge = try fields.optionalString("challenge")
-        teamID = try fields.optionalString("team_id")
-        eventID = try fields.optionalString("event_id")
-        event = try fields.optionalObject("event").map { event throws(JSONShapeError) in try Event(event) }
-        authorizations = try fields.optionalObjects("authorizations")?.map { fields throws(JSONShapeError) in try Authorization(fields) }
     }
 
     /// The app's own bot user, from the delivery's authorizations.
@@ -76,8 +64,9 @@ public struct EventEnvelope: Sendable {
     }
 }
 
-/// A 👍 / 👎 reaction added to or removed from a message, as the inbox stores it.
-public struct ReactionChange: Sendable, Equatable {
+/// A 👍 / 👎 reaction added to or removed from a message, as the inbox stores it (its JSON keys
+/// are the property names).
+public struct ReactionChange: Codable, Sendable, Equatable {
     public var added: Bool
     public var teamID: String
     public var user: String
@@ -135,33 +124,5 @@ public struct ReactionChange: Sendable, Equatable {
         self.channel = channel
         self.messageTS = ts
         self.eventTS = event.eventTS
-    }
-}
-
-extension ReactionChange {
-    /// The inbox payload: a JSON object whose keys are the property names.
-    public var payload: [UInt8] {
-        var object = JSONObjectWriter()
-        object.add("added", added)
-        object.add("teamID", teamID)
-        object.add("user", user)
-        object.add("rating", rating.rawValue)
-        object.add("channel", channel)
-        object.add("messageTS", messageTS)
-        if let eventTS { object.add("eventTS", eventTS) }
-        return object.finish()
-    }
-
-    /// Reads an inbox payload written by ``payload``.
-    public init(payload: some Collection<UInt8>) throws {
-        let fields = try JSONFields(JSONValue(parsing: payload))
-        guard let rating = Rating(rawValue: try fields.string("rating")) else { throw JSONShapeError.wrongType("rating") }
-        self.added = try fields.bool("added")
-        self.teamID = try fields.string("teamID")
-        self.user = try fields.string("user")
-        self.rating = rating
-        self.channel = try fields.string("channel")
-        self.messageTS = try fields.string("messageTS")
-        self.eventTS = try fields.optionalString("eventTS")
     }
 }

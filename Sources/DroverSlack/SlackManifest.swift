@@ -31,36 +31,84 @@ public enum SlackManifest {
 
     /// The manifest as pretty-printed JSON.
     public static func json(_ options: Options) -> String {
-        var slashCommand: [String: Any] = [
-            "command": options.command, "description": "Generate images to vote on",
-            "usage_hint": "[--n 4] [--seed 42] a fluffy ox eating almonds", "should_escape": false,
-        ]
-        var events: [String: Any] = ["bot_events": botEvents(listener: options.listener)]
-        var interactivity: [String: Any] = ["is_enabled": true]
-        if let base = options.baseURL {
-            slashCommand["url"] = "\(base)/slack/commands"
-            events["request_url"] = "\(base)/slack/events"
-            interactivity["request_url"] = "\(base)/slack/interactivity"
+        let base = options.baseURL
+        let manifest = Manifest(
+            displayInformation: .init(
+                name: "Drover", description: "Generate images and vote 👍 / 👎: every vote becomes a commit in a training dataset."
+            ),
+            features: .init(
+                botUser: .init(displayName: "Drover", alwaysOnline: true),
+                slashCommands: [.init(
+                    command: options.command, description: "Generate images to vote on",
+                    usageHint: "[--n 4] [--seed 42] a fluffy ox eating almonds", shouldEscape: false, url: base.map { "\($0)/slack/commands" }
+                )]
+            ),
+            oauthConfig: .init(scopes: .init(bot: botScopes(listener: options.listener))),
+            settings: .init(
+                eventSubscriptions: .init(botEvents: botEvents(listener: options.listener), requestURL: base.map { "\($0)/slack/events" }),
+                interactivity: .init(isEnabled: true, requestURL: base.map { "\($0)/slack/interactivity" }),
+                orgDeployEnabled: false, socketModeEnabled: base == nil, tokenRotationEnabled: false
+            )
+        )
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        // Encoding these plain values cannot fail.
+        return String(decoding: try! encoder.encode(manifest), as: UTF8.self)
+    }
+
+    // MARK: - The manifest's shape (keys are Slack's, in snake case)
+
+    struct Manifest: Encodable {
+        var displayInformation: DisplayInformation
+        var features: Features
+        var oauthConfig: OAuthConfig
+        var settings: Settings
+    }
+
+    struct DisplayInformation: Encodable {
+        var name: String
+        var description: String
+    }
+
+    struct Features: Encodable {
+        var botUser: BotUser
+        var slashCommands: [SlashCommand]
+
+        struct BotUser: Encodable {
+            var displayName: String
+            var alwaysOnline: Bool
         }
-        let manifest: [String: Any] = [
-            "display_information": [
-                "name": "Drover",
-                "description": "Generate images and vote 👍 / 👎: every vote becomes a commit in a training dataset.",
-            ],
-            "features": [
-                "bot_user": ["display_name": "Drover", "always_online": true],
-                "slash_commands": [slashCommand],
-            ],
-            "oauth_config": ["scopes": ["bot": botScopes(listener: options.listener)]],
-            "settings": [
-                "event_subscriptions": events,
-                "interactivity": interactivity,
-                "org_deploy_enabled": false,
-                "socket_mode_enabled": options.baseURL == nil,
-                "token_rotation_enabled": false,
-            ],
-        ]
-        let data = try! JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self)
+
+        struct SlashCommand: Encodable {
+            var command: String
+            var description: String
+            var usageHint: String
+            var shouldEscape: Bool
+            var url: String?
+        }
+    }
+
+    struct OAuthConfig: Encodable {
+        var scopes: Scopes
+        struct Scopes: Encodable { var bot: [String] }
+    }
+
+    struct Settings: Encodable {
+        var eventSubscriptions: EventSubscriptions
+        var interactivity: Interactivity
+        var orgDeployEnabled: Bool
+        var socketModeEnabled: Bool
+        var tokenRotationEnabled: Bool
+
+        struct EventSubscriptions: Encodable {
+            var botEvents: [String]
+            var requestURL: String?
+        }
+
+        struct Interactivity: Encodable {
+            var isEnabled: Bool
+            var requestURL: String?
+        }
     }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CoreMetrics
 import DroverCore
 import Foundation
+import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -34,16 +35,14 @@ public struct SlackWebClient: SlackWebAPI {
     }
 
     public func uploadFile(_ bytes: [UInt8], filename: String, title: String, altText: String) async throws -> String {
-        let ticket = try await call("files.getUploadURLExternal", [
-            ("filename", filename), ("length", "\(bytes.count)"), ("alt_txt", String(altText.prefix(1_000))),
-        ])
-        guard let uploadURL = ticket["upload_url"] as? String, let fileID = ticket["file_id"] as? String else {
-            throw SlackAPIError(method: "files.getUploadURLExternal", error: "no upload_url or file_id in the answer")
-        }
-        try await postExpectingOK(bytes, to: uploadURL, contentType: "application/octet-stream", method: "file upload", timeout: .seconds(30))
-        let files = String(decoding: try JSONSerialization.data(withJSONObject: [["id": fileID, "title": title]]), as: UTF8.self)
-        try await call("files.completeUploadExternal", [("files", files)])
-        return fileID
+        let ticket = try await call(
+            "files.getUploadURLExternal", ["filename": filename, "length": "\(bytes.count)", "alt_txt": String(altText.prefix(1_000))],
+            answer: UploadTicket.self
+        )
+        try await postExpectingOK(bytes, to: ticket.uploadURL, contentType: "application/octet-stream", method: "file upload", timeout: .seconds(30))
+        let files = String(decoding: try JSONEncoder().encode([UploadedFile(id: ticket.fileID, title: title)]), as: UTF8.self)
+        try await call("files.completeUploadExternal", ["files": files], answer: NoFields.self)
+        return ticket.fileID
     }
 
     public func postMessage(channel: String, text: String, blocksJSON: String) async throws -> SlackMessageRef {
@@ -51,13 +50,10 @@ public struct SlackWebClient: SlackWebAPI {
         var delay = Duration.milliseconds(300)
         while true {
             do {
-                let answer = try await call("chat.postMessage", [
-                    ("channel", channel), ("text", text), ("blocks", blocksJSON), ("unfurl_links", "false"),
-                ])
-                guard let channel = answer["channel"] as? String, let ts = answer["ts"] as? String else {
-                    throw SlackAPIError(method: "chat.postMessage", error: "no channel or ts in the answer")
-                }
-                return SlackMessageRef(channel: channel, ts: ts)
+                return try await call(
+                    "chat.postMessage", ["channel": channel, "text": text, "blocks": blocksJSON, "unfurl_links": "false"],
+                    answer: SlackMessageRef.self
+                )
             } catch let error as SlackAPIError where error.error == "invalid_blocks" && ContinuousClock.now - started < invalidBlocksDeadline {
                 // A file uploaded a moment ago is not always usable in blocks yet.
                 logger.debug("image not ready for a post yet; retrying", metadata: ["delay": "\(delay)"])
@@ -68,13 +64,15 @@ public struct SlackWebClient: SlackWebAPI {
     }
 
     public func updateMessage(_ message: SlackMessageRef, text: String, blocksJSON: String) async throws {
-        try await call("chat.update", [("channel", message.channel), ("ts", message.ts), ("text", text), ("blocks", blocksJSON)])
+        try await call(
+            "chat.update", ["channel": message.channel, "ts": message.ts, "text": text, "blocks": blocksJSON], answer: NoFields.self
+        )
     }
 
     public func respond(to responseURL: String, text: String, inChannel: Bool) async throws {
-        let body = try JSONSerialization.data(withJSONObject: [
-            "response_type": inChannel ? "in_channel" : "ephemeral", "text": text, "replace_original": false,
-        ])
+        let body = try JSONEncoder().encode(
+            CommandResponse(responseType: inChannel ? "in_channel" : "ephemeral", text: text, replaceOriginal: false)
+        )
         try await postExpectingOK(Array(body), to: responseURL, contentType: "application/json; charset=utf-8", method: "response_url", timeout: .seconds(10))
     }
 
@@ -92,9 +90,7 @@ public struct SlackWebClient: SlackWebAPI {
     }
 
     public func fileInfo(_ fileID: String) async throws -> SlackFile {
-        let answer = try await call("files.info", [("file", fileID)])
-        guard let file = answer["file"] else { throw SlackAPIError(method: "files.info", error: "no file in the answer") }
-        return try JSONDecoder().decode(SlackFile.self, from: JSONSerialization.data(withJSONObject: file))
+        try await call("files.info", ["file": fileID], answer: FileInfo.self).file
     }
 
     public func download(_ url: String, limit: Int) async throws -> [UInt8] {
@@ -109,11 +105,12 @@ public struct SlackWebClient: SlackWebAPI {
 
     // MARK: - Calls
 
-    /// Calls a Web API method and returns its JSON answer once `ok` is true; failures are counted.
+    /// Calls a Web API method (its fields form-encoded) and decodes its answer once `ok` is
+    /// true; failures are counted.
     @discardableResult
-    func call(_ method: String, _ fields: [(String, String)]) async throws -> [String: Any] {
+    func call<Answer: Decodable>(_ method: String, _ fields: [String: String], answer: Answer.Type) async throws -> Answer {
         do {
-            return try await callOnce(method, fields)
+            return try await callOnce(method, fields, answer: answer)
         } catch let error as SlackAPIError {
             if let metricsFactory {
                 Counter(label: "drover_slack_api_errors_total", dimensions: [("method", method), ("error", error.error)], factory: metricsFactory)
@@ -123,9 +120,9 @@ public struct SlackWebClient: SlackWebAPI {
         }
     }
 
-    private func callOnce(_ method: String, _ fields: [(String, String)]) async throws -> [String: Any] {
-        let body = FormBody.encode(fields)
-        let answer: SendableJSON = try await withRetries(method: method) {
+    private func callOnce<Answer: Decodable>(_ method: String, _ fields: [String: String], answer: Answer.Type) async throws -> Answer {
+        let body = try URLEncodedFormEncoder().encode(fields)
+        let bytes: ByteBuffer = try await withRetries(method: method) {
             var request = HTTPClientRequest(url: baseURL + method)
             request.method = .POST
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -133,16 +130,18 @@ public struct SlackWebClient: SlackWebAPI {
             request.body = .bytes(ByteBuffer(string: body))
             let response = try await httpClient.execute(request, timeout: .seconds(20))
             let bytes = try await response.body.collect(upTo: 4 << 20)
-            guard response.status == .ok else { return .retryable(status: response.status, retryAfter: response.retryAfter) }
-            guard let json = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any] else {
-                throw SlackAPIError(method: method, error: "the answer is not a JSON object")
-            }
-            return .done(SendableJSON(value: json))
+            return response.status == .ok ? .done(bytes) : .retryable(status: response.status, retryAfter: response.retryAfter)
         }
-        guard answer.value["ok"] as? Bool == true else {
-            throw SlackAPIError(method: method, error: answer.value["error"] as? String ?? "ok is not true")
+        let decoder = JSONDecoder()
+        guard let status = try? decoder.decode(AnswerStatus.self, from: bytes) else {
+            throw SlackAPIError(method: method, error: "the answer is not a JSON object with ok")
         }
-        return answer.value
+        guard status.ok else { throw SlackAPIError(method: method, error: status.error ?? "ok is not true") }
+        do {
+            return try decoder.decode(Answer.self, from: bytes)
+        } catch {
+            throw SlackAPIError(method: method, error: "the answer lacks what \(method) returns: \(error)")
+        }
     }
 
     /// What one attempt of a call came to.
@@ -184,9 +183,36 @@ public struct SlackWebClient: SlackWebAPI {
     }
 }
 
-/// A JSON object handed across a retry loop (the values are plain JSON types).
-struct SendableJSON: @unchecked Sendable {
-    var value: [String: Any]
+// MARK: - Answers
+
+/// What every Web API answer says: whether the call worked, and if not, why.
+struct AnswerStatus: Decodable {
+    var ok: Bool
+    var error: String?
+}
+
+/// An answer whose fields Drover does not need.
+struct NoFields: Decodable {}
+
+/// `files.getUploadURLExternal`'s answer.
+struct UploadTicket: Decodable {
+    var uploadURL: String
+    var fileID: String
+    enum CodingKeys: String, CodingKey {
+        case uploadURL = "upload_url"
+        case fileID = "file_id"
+    }
+}
+
+/// One file of `files.completeUploadExternal`'s `files` field.
+struct UploadedFile: Encodable {
+    var id: String
+    var title: String
+}
+
+/// `files.info`'s answer.
+struct FileInfo: Decodable {
+    var file: SlackFile
 }
 
 extension HTTPClientResponse {

@@ -1,6 +1,7 @@
 import DroverCore
 
-/// A slash command invocation, from the form fields Slack POSTs.
+/// A slash command invocation: the form fields Slack POSTs (or the same fields as JSON, in
+/// Socket Mode), with Slack's names.
 public struct SlashCommand: Codable, Sendable, Equatable {
     public var teamID: String
     public var channelID: String
@@ -10,18 +11,61 @@ public struct SlashCommand: Codable, Sendable, Equatable {
     public var responseURL: String
     public var triggerID: String
 
-    /// Reads the fields Drover needs; `nil` if one is missing.
-    public init?(form: [String: String]) {
-        guard let teamID = form["team_id"], let channelID = form["channel_id"], let userID = form["user_id"],
-            let command = form["command"], let responseURL = form["response_url"], let triggerID = form["trigger_id"]
-        else { return nil }
+    enum CodingKeys: String, CodingKey {
+        case command, text
+        case teamID = "team_id"
+        case channelID = "channel_id"
+        case userID = "user_id"
+        case responseURL = "response_url"
+        case triggerID = "trigger_id"
+    }
+
+    public init(teamID: String, channelID: String, userID: String, command: String, text: String, responseURL: String, triggerID: String) {
         self.teamID = teamID
         self.channelID = channelID
         self.userID = userID
         self.command = command
-        self.text = form["text"] ?? ""
+        self.text = text
         self.responseURL = responseURL
         self.triggerID = triggerID
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            teamID: try container.decode(String.self, forKey: .teamID), channelID: try container.decode(String.self, forKey: .channelID),
+            userID: try container.decode(String.self, forKey: .userID), command: try container.decode(String.self, forKey: .command),
+            // An empty text may come as no field at all.
+            text: try container.decodeIfPresent(String.self, forKey: .text) ?? "",
+            responseURL: try container.decode(String.self, forKey: .responseURL), triggerID: try container.decode(String.self, forKey: .triggerID)
+        )
+    }
+}
+
+/// A message for whoever ran a slash command: the command's answer (the HTTP response, or the
+/// Socket Mode acknowledgement's payload), or a later post to its `response_url`.
+public struct CommandResponse: Codable, Sendable, Equatable {
+    /// `ephemeral` (only the requester sees it) or `in_channel`.
+    public var responseType: String
+    public var text: String
+    /// For `response_url` posts: whether to replace the message the command showed before.
+    public var replaceOriginal: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case text
+        case responseType = "response_type"
+        case replaceOriginal = "replace_original"
+    }
+
+    /// A message only the requester sees.
+    public static func ephemeral(_ text: String) -> Self {
+        Self(responseType: "ephemeral", text: text)
+    }
+
+    public init(responseType: String, text: String, replaceOriginal: Bool? = nil) {
+        self.responseType = responseType
+        self.text = text
+        self.replaceOriginal = replaceOriginal
     }
 }
 

@@ -9,20 +9,42 @@ public struct SocketModeEnvelope: Sendable {
     /// `events_api`, `slash_commands` or `interactive`.
     public var type: String
     public var envelopeID: String
-    /// The inner payload as JSON bytes: an Events API envelope, the slash command's fields, or
-    /// an interaction payload.
-    public var payload: Data
     public var retryAttempt: Int
+    /// The whole frame, from which ``payload(as:)`` decodes the inner payload.
+    let frame: Data
 
-    /// Parses a text frame; `nil` for frames that are not envelopes (hello, disconnect, …).
-    init?(frame: [String: Any]) {
-        guard let type = frame["type"] as? String, let envelopeID = frame["envelope_id"] as? String,
-            let payload = frame["payload"], let data = try? JSONSerialization.data(withJSONObject: payload)
-        else { return nil }
-        self.type = type
-        self.envelopeID = envelopeID
-        self.payload = data
-        self.retryAttempt = frame["retry_attempt"] as? Int ?? 0
+    /// The inner payload: an Events API envelope, the slash command's fields, or an interaction.
+    public func payload<Payload: Decodable>(as type: Payload.Type) throws -> Payload {
+        try JSONDecoder().decode(Wrapped<Payload>.self, from: frame).payload
+    }
+
+    private struct Wrapped<Payload: Decodable>: Decodable {
+        var payload: Payload
+    }
+}
+
+/// A text frame's outer fields: an envelope's, or those of `hello` and `disconnect`.
+struct SocketModeFrame: Decodable {
+    var type: String
+    var envelopeID: String?
+    var reason: String?
+    var retryAttempt: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case type, reason
+        case envelopeID = "envelope_id"
+        case retryAttempt = "retry_attempt"
+    }
+}
+
+/// The acknowledgement of an envelope, with the handler's response payload if it has one.
+struct SocketModeAcknowledgement: Encodable {
+    var envelopeID: String
+    var payload: CommandResponse?
+
+    enum CodingKeys: String, CodingKey {
+        case payload
+        case envelopeID = "envelope_id"
     }
 }
 
@@ -37,7 +59,7 @@ public struct SocketModeEnvelope: Sendable {
 public final class SocketModeClient: Service {
     /// Answers an envelope: the response payload to send with the acknowledgement, if any.
     /// Throwing leaves the envelope unacknowledged, so Slack redelivers it.
-    public typealias Handler = @Sendable (SocketModeEnvelope) async throws -> [String: Any]?
+    public typealias Handler = @Sendable (SocketModeEnvelope) async throws -> CommandResponse?
 
     private let opener: SlackWebClient
     private let handle: Handler
@@ -76,10 +98,7 @@ public final class SocketModeClient: Service {
     /// Opens one connection and serves it until it ends.
     /// - Returns: why it ended, and whether Slack said hello first.
     func connectOnce() async throws -> (reason: String, greeted: Bool) {
-        let answer = try await opener.call("apps.connections.open", [])
-        guard let url = answer["url"] as? String else {
-            throw SlackAPIError(method: "apps.connections.open", error: "no url in the answer")
-        }
+        let url = try await opener.call("apps.connections.open", [:], answer: ConnectionsOpenAnswer.self).url
         let state = ConnectionState()
         try await WebSocketClient.connect(
             url: url,
@@ -88,17 +107,20 @@ public final class SocketModeClient: Service {
         ) { inbound, outbound, _ in
             for try await message in inbound.messages(maxSize: 1 << 20) {
                 guard case .text(let text) = message,
-                    let frame = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+                    let frame = try? JSONDecoder().decode(SocketModeFrame.self, from: Data(text.utf8))
                 else { continue }
-                switch frame["type"] as? String {
+                switch frame.type {
                 case "hello":
                     state.greet()
                 case "disconnect":
-                    state.end("disconnect: \(frame["reason"] as? String ?? "unknown")")
+                    state.end("disconnect: \(frame.reason ?? "unknown")")
                     try await outbound.close(.normalClosure, reason: nil)
                     return
                 default:
-                    guard let envelope = SocketModeEnvelope(frame: frame) else { continue }
+                    guard let envelopeID = frame.envelopeID else { continue }
+                    let envelope = SocketModeEnvelope(
+                        type: frame.type, envelopeID: envelopeID, retryAttempt: frame.retryAttempt ?? 0, frame: Data(text.utf8)
+                    )
                     try await self.acknowledge(envelope, on: outbound)
                 }
             }
@@ -108,7 +130,7 @@ public final class SocketModeClient: Service {
     }
 
     private func acknowledge(_ envelope: SocketModeEnvelope, on outbound: WebSocketOutboundWriter) async throws {
-        let response: [String: Any]?
+        let response: CommandResponse?
         do {
             response = try await handle(envelope)
         } catch {
@@ -117,9 +139,7 @@ public final class SocketModeClient: Service {
             ])
             return
         }
-        var ack: [String: Any] = ["envelope_id": envelope.envelopeID]
-        if let response { ack["payload"] = response }
-        let data = try JSONSerialization.data(withJSONObject: ack)
+        let data = try JSONEncoder().encode(SocketModeAcknowledgement(envelopeID: envelope.envelopeID, payload: response))
         try await outbound.writeTextMessage(String(decoding: data, as: UTF8.self))
     }
 }
@@ -131,6 +151,11 @@ private final class ConnectionState: Sendable {
     func end(_ reason: String) { state.withLock { $0.reason = $0.reason ?? reason } }
     var reason: String? { state.withLock { $0.reason } }
     var greeted: Bool { state.withLock { $0.greeted } }
+}
+
+/// `apps.connections.open`'s answer.
+struct ConnectionsOpenAnswer: Decodable {
+    var url: String
 }
 
 /// Exponential backoff with jitter for reconnects: 0.5 s doubling to 30 s.

@@ -15,7 +15,7 @@ extension Inbox {
 
     /// Marks `item` done inside `db`'s transaction if it is still pending.
     /// - Returns: `false` when it is not pending any more (then nothing was written).
-    public static func completeIfPending(_ item: InboxItem, in db: Database, at now: Date = Date()) throws -> Bool {
+    static func completeIfPending(_ item: InboxItem, in db: Database, at now: Date = Date()) throws -> Bool {
         try db.cachedStatement(sql: "UPDATE inboxItem SET state = 'done', finishedAt = ?, lastError = NULL WHERE id = ? AND state = 'pending'")
             .execute(arguments: [now.databaseText, item.id])
         return db.changesCount == 1

@@ -1,6 +1,5 @@
 import FoundationEssentials
 import GRDB
-import Synchronization
 
 /// Something that arrived and must be handled exactly once: a vote, a Slack event, a command.
 public struct InboxItem: Codable, Sendable, FetchableRecord, MutablePersistableRecord {
@@ -60,7 +59,6 @@ public struct Inbox: Sendable {
     public static let maxAttempts = 5
 
     let database: DatabasePool
-    @usableFromInline
     let writer: InboxWriter
 
     public init(ledger: Ledger) {
@@ -70,71 +68,10 @@ public struct Inbox: Sendable {
 
     /// Stores an item durably, unless one with the same key exists; returns once the transaction
     /// holding it committed. Concurrent calls share transactions (group commit, ``InboxWriter``).
-    /// Blocks the calling thread: from async code prefer
-    /// ``acceptAsync(idempotencyKey:kind:payload:at:)``, which lets many deliveries share one commit.
-    public func accept(idempotencyKey: String, kind: String, payload: Data, at now: Date = Date()) throws -> Acceptance {
-        try writer.acceptBlocking(Self.newItem(idempotencyKey: idempotencyKey, kind: kind, payload: payload, at: now))
-    }
-
-    /// ``accept(idempotencyKey:kind:payload:at:)`` that suspends instead of blocking a thread while
-    /// its group's transaction commits.
-    public func acceptAsync(idempotencyKey: String, kind: String, payload: Data, at now: Date = Date()) async throws -> Acceptance {
+    public func accept(idempotencyKey: String, kind: String, payload: Data, at now: Date = Date()) async throws -> Acceptance {
         try await writer.accept(Self.newItem(idempotencyKey: idempotencyKey, kind: kind, payload: payload, at: now))
     }
 
-    /// ``accept(idempotencyKey:kind:payload:at:)`` for a caller that may neither block nor
-    /// suspend (a NIO event loop): `completion` is called once, on the writer's thread, after the
-    /// transaction holding the item committed (or failed).
-    public func accept(
-        idempotencyKey: String, kind: String, payload: Data, at now: Date = Date(),
-        completion: @escaping @Sendable (Result<Acceptance, any Error>) -> Void
-    ) {
-        writer.submit(Self.newItem(idempotencyKey: idempotencyKey, kind: kind, payload: payload, at: now), answer: completion)
-    }
-
-    /// What became of an item stored with a handler
-    /// (``accept(idempotencyKey:kind:payload:at:handler:completion:)``).
-    public enum Handling<Outcome: Sendable>: Sendable {
-        /// Newly stored and handled in the same transaction: the item is done.
-        case handled(Outcome)
-        /// Newly stored, but the handler failed: its writes were rolled back and the item is
-        /// pending, for its lane to try again.
-        case deferred
-        /// An item with this key was stored before: nothing was written, nothing handled.
-        case duplicate
-    }
-
-    /// ``accept(idempotencyKey:kind:payload:at:completion:)`` that also handles a new item in the
-    /// transaction that stores it, so that its effects and its acknowledgement need one commit,
-    /// not two: `handler` runs right after the insert, and if it returns, its writes and the item,
-    /// stored as done, commit together. If it throws, they are rolled back and the item is stored
-    /// pending (one attempt counted) instead, for its lane. `handler` may run more than once (a
-    /// group whose transaction failed is written again); only the committed run counts.
-    /// `completion` is called once, on the writer's thread, after the commit. (Inlinable so that
-    /// callers get it specialized: it is on every Slack reaction's path.)
-    @inlinable
-    public func accept<Outcome: Sendable>(
-        idempotencyKey: String, kind: String, payload: Data, at now: Date = Date(),
-        handler: @escaping @Sendable (Database) throws -> Outcome,
-        completion: @escaping @Sendable (Result<Handling<Outcome>, any Error>) -> Void
-    ) {
-        let outcome = CommittedOutcome<Outcome>()
-        writer.submit(Self.newItem(idempotencyKey: idempotencyKey, kind: kind, payload: payload, at: now)) { db in
-            outcome.value.withLock { $0 = nil }
-            let value = try handler(db)
-            outcome.value.withLock { $0 = value }
-        } answer: { result in
-            completion(result.map { stored in
-                switch stored {
-                case .handled: outcome.value.withLock { $0 }.map { .handled($0) } ?? .deferred
-                case .pending: .deferred
-                case .duplicate: .duplicate
-                }
-            })
-        }
-    }
-
-    @usableFromInline
     static func newItem(idempotencyKey: String, kind: String, payload: Data, at now: Date) -> InboxItem {
         InboxItem(
             idempotencyKey: idempotencyKey, kind: kind, payload: payload, state: .pending, attempts: 0,
@@ -162,9 +99,14 @@ public struct Inbox: Sendable {
         }
     }
 
+    /// Marks a claimed item done, once its effects are stored.
+    public func complete(_ item: InboxItem, at now: Date = Date()) async throws {
+        try await database.write { db in try Self.complete(item, in: db, at: now) }
+    }
+
     /// Marks `item` done inside the transaction that applied its effects, so that effects and
     /// completion commit together or not at all.
-    public static func complete(_ item: InboxItem, in db: Database, at now: Date = Date()) throws {
+    static func complete(_ item: InboxItem, in db: Database, at now: Date = Date()) throws {
         try db.execute(
             sql: "UPDATE inboxItem SET state = 'done', finishedAt = ?, leaseExpiresAt = NULL, lastError = NULL WHERE id = ?",
             arguments: [now, item.id]
@@ -178,7 +120,7 @@ public struct Inbox: Sendable {
 
     /// ``recordFailure(of:error:at:)`` inside `db`'s transaction; `item.attempts` counts the
     /// attempt that failed.
-    public static func recordFailure(of item: InboxItem, error: String, in db: Database, at now: Date = Date()) throws {
+    static func recordFailure(of item: InboxItem, error: String, in db: Database, at now: Date = Date()) throws {
         let state: InboxItem.State = item.attempts >= maxAttempts ? .failed : .pending
         try db.execute(
             sql: "UPDATE inboxItem SET state = ?, attempts = ?, lastError = ?, leaseExpiresAt = NULL, finishedAt = ? WHERE id = ?",
@@ -204,18 +146,6 @@ public struct Inbox: Sendable {
             try InboxItem.filter(["pending", "running"].contains(Column("state"))).fetchCount(db)
         }
     }
-}
-
-/// A handler's outcome, carried from the writer's transaction to its answer: read only when the
-/// item is stored handled, and then it is the committed run's, the last one (the writer runs
-/// handlers and answers on one thread, in order).
-@usableFromInline
-final class CommittedOutcome<Value: Sendable>: Sendable {
-    @usableFromInline
-    let value = Mutex<Value?>(nil)
-
-    @inlinable
-    init() {}
 }
 
 extension Duration {

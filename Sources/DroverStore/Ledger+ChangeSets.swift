@@ -119,7 +119,7 @@ extension Ledger {
             try changeSet.insert(db)
             var events: [VoteEventRecord] = []
             for vote in votes {
-                let command = VoteCommand(imageID: vote.imageID, rater: vote.rater, choice: .none, source: "revert", occurredAt: now)
+                let command = VoteCommand(imageID: vote.imageID, rater: vote.rater, choice: .none, source: .revert, occurredAt: now)
                 if let event = try Self.apply(command, in: db) {
                     try Self.link(event, to: changeSet, in: db)
                     events.append(event)
@@ -169,7 +169,7 @@ extension Ledger {
                         images.append(imageID)
                     }
                 }
-                let command = VoteCommand(imageID: imageID, rater: vote.row.rater, choice: VoteChoice(vote.row.rating), source: "import", occurredAt: vote.votedAt)
+                let command = VoteCommand(imageID: imageID, rater: vote.row.rater, choice: VoteChoice(vote.row.rating), source: .import, occurredAt: vote.votedAt)
                 if let event = try Self.apply(command, in: db) {
                     try Self.link(event, to: changeSet, in: db)
                     events.append(event)

@@ -32,7 +32,7 @@ extension Ledger {
     ///   👍 afterwards leaves the 👎); if the rater's other reaction is still present, the
     ///   rating becomes that one.
     /// - Returns: the vote to apply, or `nil` for none.
-    public static func vote(for event: ReactionEvent, source: String, at now: Date = Date(), in db: Database) throws -> VoteCommand? {
+    static func vote(for event: ReactionEvent, source: VoteSource, at now: Date = Date(), in db: Database) throws -> VoteCommand? {
         let states = try Row.fetchAll(
             db.cachedStatement(sql: "SELECT rating, present, eventTime FROM reactionState WHERE imageID = ? AND rater = ?"),
             arguments: [event.imageID, event.rater]

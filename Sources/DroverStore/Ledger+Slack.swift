@@ -30,7 +30,7 @@ extension Ledger {
 
     /// The image a Slack message shows, inside `db`'s transaction; `nil` for a message that is
     /// not one of Drover's image messages.
-    public static func imageShown(inChannel channel: String, ts: String, in db: Database) throws -> ImageID? {
+    static func imageShown(inChannel channel: String, ts: String, in db: Database) throws -> ImageID? {
         try ImageID.fetchOne(db.cachedStatement(sql: "SELECT imageID FROM slackMessage WHERE channel = ? AND ts = ?"), arguments: [channel, ts])
     }
 

@@ -8,14 +8,14 @@ public struct VoteCommand: Codable, Sendable, Equatable {
     /// The rater's pseudonym.
     public var rater: String
     public var choice: VoteChoice
-    /// Where it came from: `web`, `slack-reaction`, `slack-button`, ….
-    public var source: String
+    /// Where it came from.
+    public var source: VoteSource
     public var occurredAt: Date
     /// Apply only if the rater's current rating is this one (removing a 👍 reaction retracts a
     /// 👍, never the 👎 that replaced it); `nil` applies unconditionally.
     public var onlyIfCurrent: Rating?
 
-    public init(imageID: ImageID, rater: String, choice: VoteChoice, source: String, occurredAt: Date, onlyIfCurrent: Rating? = nil) {
+    public init(imageID: ImageID, rater: String, choice: VoteChoice, source: VoteSource, occurredAt: Date, onlyIfCurrent: Rating? = nil) {
         self.imageID = imageID
         self.rater = rater
         self.choice = choice
@@ -37,12 +37,20 @@ public enum LedgerError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 extension Ledger {
+    /// Applies votes in one transaction (see ``apply(_:in:)``): for imports and tools that have
+    /// votes at hand rather than in the inbox.
+    /// - Returns: the events recorded, for the votes that changed something.
+    @discardableResult
+    public func apply(_ commands: [VoteCommand]) async throws -> [VoteEventRecord] {
+        try await database.write { db in try commands.compactMap { try Self.apply($0, in: db) } }
+    }
+
     /// Applies a vote inside `db`'s transaction: one active rating per rater × image, a new
     /// rating replaces the old one, `none` retracts it. Every change is kept as an event.
     /// - Returns: the event recorded, or `nil` when the vote changes nothing (the same rating
     ///   again, or a retraction with nothing to retract).
     /// - Throws: ``LedgerError/unknownImage(_:)`` if the image is not stored.
-    public static func apply(_ command: VoteCommand, in db: Database) throws -> VoteEventRecord? {
+    static func apply(_ command: VoteCommand, in db: Database) throws -> VoteEventRecord? {
         // Cached statements: this runs once per vote, on the path every vote takes.
         let imageExists = try Bool.fetchOne(
             db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM image WHERE id = ?)"), arguments: [command.imageID]
@@ -71,7 +79,7 @@ extension Ledger {
     }
 
     /// A rater's active rating of an image, inside `db`'s transaction.
-    public static func currentRating(of imageID: ImageID, by rater: String, in db: Database) throws -> Rating? {
+    static func currentRating(of imageID: ImageID, by rater: String, in db: Database) throws -> Rating? {
         try Rating.fetchOne(db.cachedStatement(sql: "SELECT rating FROM vote WHERE imageID = ? AND rater = ?"), arguments: [imageID, rater])
     }
 

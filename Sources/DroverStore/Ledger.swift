@@ -7,9 +7,8 @@ import GRDB
 ///
 /// One `Ledger` per file per process. Every method is one transaction.
 public final class Ledger: Sendable {
-    /// The connection pool; exposed so that a caller can group several ledger writes in one
-    /// transaction with ``Database`` methods of this module.
-    public let database: DatabasePool
+    /// The connection pool: internal, so that every write takes one of the ledger's methods.
+    let database: DatabasePool
     /// Group commit for ``Inbox/accept(idempotencyKey:kind:payload:at:)``: one per file, shared
     /// by every ``Inbox`` made from this ledger.
     let inboxWriter: InboxWriter

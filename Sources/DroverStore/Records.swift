@@ -71,7 +71,7 @@ public struct VoteEventRecord: Codable, Sendable, FetchableRecord, MutablePersis
     /// The rating after the event; `nil` for a retraction.
     public var rating: Rating?
     public var previousRating: Rating?
-    public var source: String
+    public var source: VoteSource
     public var occurredAt: Date
     public var commitSHA: String?
 

@@ -1,6 +1,6 @@
 import DroverCore
 @testable import DroverDataset
-import DroverStore
+@testable import DroverStore
 import DroverTestSupport
 import Foundation
 import Logging
@@ -16,7 +16,7 @@ import Testing
         let root = directory.path + "/dataset"
         let image = try recordImage(in: ledger)
         try await ledger.database.write { db in
-            _ = try Ledger.apply(VoteCommand(imageID: image, rater: "r1", choice: .up, source: "web", occurredAt: Date()), in: db)
+            _ = try Ledger.apply(VoteCommand(imageID: image, rater: "r1", choice: .up, source: .web, occurredAt: Date()), in: db)
         }
         let changeSet = try #require(try ledger.revert(.rater("r1"), reason: "spam").changeSet.id)
         let commits = try await Committer.commit(changeSet: changeSet, ledger: ledger, datasetDirectory: root, logger: Logger(label: "test"))

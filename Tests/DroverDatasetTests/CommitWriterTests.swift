@@ -1,6 +1,6 @@
 import DroverCore
 @testable import DroverDataset
-import DroverStore
+@testable import DroverStore
 import DroverTestSupport
 import Foundation
 import Logging
@@ -14,7 +14,7 @@ import Testing
         try await fixture.ledger.database.write { db in
             for (index, image) in images.enumerated() {
                 for rater in 0..<100 {
-                    let command = VoteCommand(imageID: image, rater: "rater-\(rater)", choice: (index + rater) % 3 == 0 ? .down : .up, source: "web", occurredAt: Date())
+                    let command = VoteCommand(imageID: image, rater: "rater-\(rater)", choice: (index + rater) % 3 == 0 ? .down : .up, source: .web, occurredAt: Date())
                     _ = try Ledger.apply(command, in: db)
                 }
             }

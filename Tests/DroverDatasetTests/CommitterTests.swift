@@ -1,6 +1,6 @@
 import DroverCore
 @testable import DroverDataset
-import DroverStore
+@testable import DroverStore
 import DroverTestSupport
 import Foundation
 import Logging
@@ -59,7 +59,7 @@ struct DatasetFixture {
 
     func vote(_ choice: VoteChoice, by rater: String, on image: ImageID) throws {
         try ledger.database.write { db in
-            _ = try Ledger.apply(VoteCommand(imageID: image, rater: rater, choice: choice, source: "web", occurredAt: Date()), in: db)
+            _ = try Ledger.apply(VoteCommand(imageID: image, rater: rater, choice: choice, source: .web, occurredAt: Date()), in: db)
         }
     }
 

@@ -29,7 +29,7 @@ import Testing
         let votes = try importer.votes(fromCSV: source + "/votes.csv")
         let result = try fixture.ledger.importVotes(votes, scope: "votes.csv")
         #expect(result.images == pngs.map { ImageID(pngBytes: $0) })
-        #expect(result.voteEvents.count == 4 && result.voteEvents.allSatisfy { $0.source == "import" })
+        #expect(result.voteEvents.count == 4 && result.voteEvents.allSatisfy { $0.source == .import })
         #expect(try await fixture.committer.commitAll().count == 1)
 
         #expect(try await fixture.subjects().first == "Import 2 images and 4 votes from votes.csv")

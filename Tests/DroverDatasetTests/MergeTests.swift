@@ -1,6 +1,6 @@
 import DroverCore
 @testable import DroverDataset
-import DroverStore
+@testable import DroverStore
 import DroverTestSupport
 import Foundation
 import Logging

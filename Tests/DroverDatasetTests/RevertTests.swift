@@ -1,6 +1,6 @@
 import DroverCore
 @testable import DroverDataset
-import DroverStore
+@testable import DroverStore
 import DroverTestSupport
 import Foundation
 import Testing
@@ -15,7 +15,7 @@ import Testing
         try await fixture.committer.commitAll()
 
         let result = try fixture.ledger.revert(.rater("r1"), reason: "a test account")
-        #expect(result.voteEvents.count == 2 && result.voteEvents.allSatisfy { $0.source == "revert" && $0.rating == nil })
+        #expect(result.voteEvents.count == 2 && result.voteEvents.allSatisfy { $0.source == .revert && $0.rating == nil })
         #expect(try await fixture.committer.commitAll().count == 1)
 
         let message = try await fixture.git.run(["log", "-1", "--format=%B"])
@@ -58,8 +58,8 @@ import Testing
         let image = images[0]
         let cut = Date()
         try await fixture.ledger.database.write { db in
-            _ = try Ledger.apply(VoteCommand(imageID: image, rater: "early", choice: .up, source: "web", occurredAt: cut - 60), in: db)
-            _ = try Ledger.apply(VoteCommand(imageID: image, rater: "late", choice: .up, source: "web", occurredAt: cut + 1), in: db)
+            _ = try Ledger.apply(VoteCommand(imageID: image, rater: "early", choice: .up, source: .web, occurredAt: cut - 60), in: db)
+            _ = try Ledger.apply(VoteCommand(imageID: image, rater: "late", choice: .up, source: .web, occurredAt: cut + 1), in: db)
         }
         _ = try fixture.ledger.revert(.since(cut), reason: "a flood")
         try await fixture.committer.commitAll()

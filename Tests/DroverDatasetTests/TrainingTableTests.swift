@@ -18,7 +18,7 @@ import Testing
             let choice = generator.next() % 3
             let rating: Rating? = choice == 0 ? nil : (choice == 1 ? .approve : .disapprove)
             let event = VoteEventRecord(
-                id: Int64(step), imageID: image, rater: rater, rating: rating, previousRating: nil, source: "web",
+                id: Int64(step), imageID: image, rater: rater, rating: rating, previousRating: nil, source: .web,
                 occurredAt: Date(timeIntervalSince1970: Double(step)), commitSHA: nil
             )
             table.apply(VoteChange(event: event, prompt: "an ox, \"quoted\"\nand a new line", modelVersion: "0-\(step % 3)"))

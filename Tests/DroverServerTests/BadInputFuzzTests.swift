@@ -114,7 +114,7 @@ import Testing
             return Attack(name: "path traversal in an image id", uri: "/api/votes", headers: json, body: body, allowed: [400])
         default:
             let payload = random.pick([#"{"type":"block_actions","user":{"id":"U1"},"team":{"id":"T1"},"actions":[{"action_id":"drover_vote_up","value":"../../x","action_ts":"1"}]}"#, "not json", #"{"type":"view_submission"}"#])
-            let body = Array(FormBody.encode([("payload", payload)]).utf8)
+            let body = Array("payload=\(payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")".utf8)
             return Attack(name: "bad interaction payload", uri: "/slack/interactivity", headers: signed(body), body: body, allowed: [200, 400])
         }
     }

@@ -148,7 +148,7 @@ final class FakeSlack: Sendable {
         router.post("/api/:method") { request, context in
             let method = try context.parameters.require("method")
             let body = try await request.body.collect(upTo: 8 << 20)
-            let fields = FormBody.decode(body.readableBytesView) ?? [:]
+            let fields = (try? URLEncodedFormDecoder().decode([String: String].self, from: String(buffer: body))) ?? [:]
             let limited = self.state.withLock { state -> Bool in
                 state.calls.append(Call(method: method, fields: fields))
                 guard let remaining = state.rateLimits[method], remaining > 0 else { return false }

@@ -27,7 +27,7 @@ import Testing
 
             // 56 image messages from seven `/ox --n 8`.
             for seed in 1...7 {
-                let body = FormBody.encode([
+                let body = try formEncoded([
                     ("team_id", "T0TEAM"), ("channel_id", "C0CHANNEL"), ("user_id", "U0ASKER"), ("command", "/ox"),
                     ("text", "--n 8 --seed \(seed * 100) an ox number \(seed)"), ("response_url", fake.responseURL), ("trigger_id", "trigger-\(seed)"),
                 ])

@@ -44,7 +44,7 @@ extension TestClientProtocol {
     }
 
     func slashCommand(_ text: String, fake: FakeSlack, channel: String = "C0CHANNEL", trigger: String = UUID().uuidString) async throws -> TestResponse {
-        let body = FormBody.encode([
+        let body = try formEncoded([
             ("token", "gIkuvaNzQIHg97ATvDxqgjtO"), ("team_id", "T0TEAM"), ("team_domain", "oxen"), ("channel_id", channel),
             ("channel_name", "images"), ("user_id", "U0ASKER"), ("user_name", "asker"), ("command", "/ox"), ("text", text),
             ("api_app_id", "A0APP"), ("response_url", fake.responseURL), ("trigger_id", trigger),
@@ -75,7 +75,7 @@ extension TestClientProtocol {
          "container":{"type":"message","message_ts":"1700000000.000001","channel_id":"C0CHANNEL"},"channel":{"id":"C0CHANNEL"},
          "actions":[{"action_id":"\(actionID)","block_id":"b","value":"\(image)","type":"button","action_ts":"\(actionTS)"}]}
         """
-        return try await slack("/slack/interactivity", FormBody.encode([("payload", payload)]), contentType: "application/x-www-form-urlencoded")
+        return try await slack("/slack/interactivity", try formEncoded([("payload", payload)]), contentType: "application/x-www-form-urlencoded")
     }
 
     func inboxDepth() async throws -> Int {

@@ -46,3 +46,8 @@ func committedTrainRows(_ directory: TemporaryDirectory) async throws -> [String
 func commitCount(_ directory: TemporaryDirectory) async throws -> Int {
     Int(try await datasetGit(directory).run(["rev-list", "--count", "HEAD"]).trimmingWhitespace()) ?? 0
 }
+
+/// Fields form-encoded as Slack sends them.
+func formEncoded(_ fields: [(String, String)]) throws -> String {
+    try URLEncodedFormEncoder().encode(Dictionary(uniqueKeysWithValues: fields))
+}

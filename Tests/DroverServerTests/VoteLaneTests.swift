@@ -1,5 +1,5 @@
 import DroverCore
-import DroverStore
+@testable import DroverStore
 import DroverTestSupport
 import Foundation
 import GRDB
@@ -45,15 +45,16 @@ private struct VoteLaneFixture {
 
     func lane(batchLimit: Int) -> VoteLane {
         let announcer = VoteAnnouncer(metrics: DroverMetrics(), committerDoorbell: committerDoorbell, tallies: nil)
-        let sources: [any VoteSource] = [WebVotes(), ReactionVotes(pseudonymizer: RaterPseudonymizer(salt: Array("pepper".utf8)))]
-        var lane = VoteLane(inbox: inbox, ledger: ledger, sources: sources, announcer: announcer, logger: Logger(label: "test"))
+        var lane = VoteLane(
+            inbox: inbox, ledger: ledger, pseudonymizer: RaterPseudonymizer(salt: Array("pepper".utf8)), announcer: announcer, logger: Logger(label: "test")
+        )
         lane.batchLimit = batchLimit
         return lane
     }
 
-    func send(_ choice: VoteChoice, by rater: String, on imageID: ImageID, key: String) throws {
-        let command = VoteCommand(imageID: imageID, rater: rater, choice: choice, source: "web", occurredAt: Date())
-        _ = try inbox.accept(idempotencyKey: key, kind: WebVotes.kind, payload: try JSONEncoder().encode(command))
+    func send(_ choice: VoteChoice, by rater: String, on imageID: ImageID, key: String) async throws {
+        let command = VoteCommand(imageID: imageID, rater: rater, choice: choice, source: .web, occurredAt: Date())
+        _ = try await inbox.accept(idempotencyKey: key, kind: VoteItem.web.rawValue, payload: try JSONEncoder().encode(command))
     }
 
     func item(_ key: String) throws -> InboxItem? {
@@ -68,14 +69,14 @@ private struct VoteLaneFixture {
         var expected: [String: Rating] = [:]
         var key = 0
         for rater in (0..<25).map({ "r\($0)" }) {
-            try fixture.send(.up, by: rater, on: fixture.images[0], key: "k\(key)"); key += 1
+            try await fixture.send(.up, by: rater, on: fixture.images[0], key: "k\(key)"); key += 1
             expected[rater] = .approve
             if Int(rater.dropFirst())! % 3 == 0 {
-                try fixture.send(.down, by: rater, on: fixture.images[0], key: "k\(key)"); key += 1
+                try await fixture.send(.down, by: rater, on: fixture.images[0], key: "k\(key)"); key += 1
                 expected[rater] = .disapprove
             }
             if Int(rater.dropFirst())! % 5 == 0 {
-                try fixture.send(.none, by: rater, on: fixture.images[0], key: "k\(key)"); key += 1
+                try await fixture.send(.none, by: rater, on: fixture.images[0], key: "k\(key)"); key += 1
                 expected[rater] = nil
             }
         }
@@ -94,9 +95,9 @@ private struct VoteLaneFixture {
     @Test func aFailingItemIsRolledBackAloneAndSetAsideAfterItsLastAttempt() async throws {
         let fixture = try VoteLaneFixture()
         let unknown = ImageID(pngBytes: Data("never stored".utf8))
-        try fixture.send(.up, by: "a", on: fixture.images[0], key: "before")
-        try fixture.send(.up, by: "b", on: unknown, key: "unknown image")
-        try fixture.send(.down, by: "c", on: fixture.images[1], key: "after")
+        try await fixture.send(.up, by: "a", on: fixture.images[0], key: "before")
+        try await fixture.send(.up, by: "b", on: unknown, key: "unknown image")
+        try await fixture.send(.down, by: "c", on: fixture.images[1], key: "after")
 
         try await fixture.lane(batchLimit: 128).drain { false }
 
@@ -111,29 +112,29 @@ private struct VoteLaneFixture {
         #expect(try fixture.item("after")?.state == .done)
     }
 
-    /// A reaction stored pending — its vote could not be applied as it was stored — is applied
-    /// by the lane, as reactions on other messages are not.
-    @Test func aReactionLeftPendingIsAppliedByTheLane() async throws {
+    /// A reaction on one of Drover's image messages is a vote; one on another message is done
+    /// with and changes nothing.
+    @Test func reactionsAreAppliedByTheLane() async throws {
         let fixture = try VoteLaneFixture()
         try fixture.ledger.record(SlackMessageRecord(
             channel: "C1", ts: "1700000000.000100", imageID: fixture.images[0], teamID: "T1", fileID: "F1", postedAt: Date()
         ))
         for (key, ts) in [("on the image", "1700000000.000100"), ("on another message", "1700000000.000200")] {
             let payload = #"{"added":true,"teamID":"T1","user":"U1","rating":"Approve","channel":"C1","messageTS":"\#(ts)","eventTS":"1700000001.000001"}"#
-            _ = try fixture.inbox.accept(idempotencyKey: key, kind: ReactionVotes.kind, payload: Data(payload.utf8))
+            _ = try await fixture.inbox.accept(idempotencyKey: key, kind: VoteItem.slackReaction.rawValue, payload: Data(payload.utf8))
         }
 
         try await fixture.lane(batchLimit: 128).drain { false }
 
         #expect(try fixture.ledger.votes(on: fixture.images[0]).map(\.rating) == [.approve])
-        #expect(try fixture.ledger.voteEvents().map(\.source) == ["slack-reaction"])
+        #expect(try fixture.ledger.voteEvents().map(\.source) == [.slackReaction])
         #expect(try fixture.item("on the image")?.state == .done)
         #expect(try fixture.item("on another message")?.state == .done)
     }
 
     @Test func aPendingItemIsCompletedOnce() async throws {
         let fixture = try VoteLaneFixture()
-        try fixture.send(.up, by: "a", on: fixture.images[0], key: "once")
+        try await fixture.send(.up, by: "a", on: fixture.images[0], key: "once")
         let item = try #require(try fixture.item("once"))
         #expect(try await fixture.ledger.database.write { db in try Inbox.completeIfPending(item, in: db) })
         #expect(try await fixture.ledger.database.write { db in try Inbox.completeIfPending(item, in: db) } == false)

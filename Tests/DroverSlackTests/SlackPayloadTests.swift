@@ -34,7 +34,7 @@ import Testing
     }
 
     func change(_ json: String) throws -> ReactionChange? {
-        ReactionChange(envelope: try EventEnvelope(parsing: Array(json.utf8)))
+        ReactionChange(envelope: try JSONDecoder().decode(EventEnvelope.self, from: Data(json.utf8)))
     }
 
     @Test func aThumbsUpOnAMessageIsAVote() throws {
@@ -64,33 +64,27 @@ import Testing
 
     @Test func inboxPayloadsRoundTripAndEarlierVersionsPayloadsStillRead() throws {
         let change = try #require(try change(Self.envelope()))
-        #expect(try ReactionChange(payload: change.payload) == change)
+        let decoder = JSONDecoder()
+        #expect(try decoder.decode(ReactionChange.self, from: JSONEncoder().encode(change)) == change)
         var withoutTime = change
         withoutTime.eventTS = nil
-        #expect(try ReactionChange(payload: withoutTime.payload) == withoutTime)
-        // Written as the general serializer writes the same object, escapes included.
-        var escaped = change
-        escaped.user = "U\"1\\\u{1}é"
-        let general: JSONObject = [
-            "added": .bool(true), "teamID": .string(escaped.teamID), "user": .string(escaped.user), "rating": .string("Approve"),
-            "channel": .string(escaped.channel), "messageTS": .string(escaped.messageTS), "eventTS": .string(escaped.eventTS ?? ""),
-        ]
-        #expect(escaped.payload == JSONValue.object(general).serialized)
-        #expect(try ReactionChange(payload: escaped.payload) == escaped)
-        // As JSONEncoder wrote them before this format was written by hand.
+        #expect(try decoder.decode(ReactionChange.self, from: JSONEncoder().encode(withoutTime)) == withoutTime)
+        // As earlier versions wrote them.
         let earlier = #"{"added":false,"teamID":"T1","user":"U1","rating":"Disapprove","channel":"C1","messageTS":"1.2","eventTS":"3.4"}"#
-        let read = try ReactionChange(payload: Array(earlier.utf8))
+        let read = try decoder.decode(ReactionChange.self, from: Data(earlier.utf8))
         #expect(!read.added && read.rating == .disapprove && read.messageTS == "1.2" && read.eventTS == "3.4")
-        #expect(throws: JSONShapeError.wrongType("rating")) { try ReactionChange(payload: Array(earlier.replacing("Disapprove", with: "meh").utf8)) }
+        #expect(throws: DecodingError.self) { try decoder.decode(ReactionChange.self, from: Data(earlier.replacing("Disapprove", with: "meh").utf8)) }
     }
 
-    @Test func envelopeErrorsNameTheField() {
-        #expect(throws: JSONShapeError.missing("type")) { try EventEnvelope(parsing: Array(#"{"event_id":"Ev1"}"#.utf8)) }
-        #expect(throws: JSONShapeError.wrongType("event.item.channel")) {
-            try EventEnvelope(parsing: Array(#"{"type":"event_callback","event":{"type":"reaction_added","item":{"type":"message","channel":5}}}"#.utf8))
+    @Test func envelopesThatAreNotEnvelopesAreRefused() {
+        func decode(_ json: String) throws -> EventEnvelope { try JSONDecoder().decode(EventEnvelope.self, from: Data(json.utf8)) }
+        #expect(throws: DecodingError.self) { try decode(#"{"event_id":"Ev1"}"#) }
+        #expect(throws: DecodingError.self) {
+            try decode(#"{"type":"event_callback","event":{"type":"reaction_added","item":{"type":"message","channel":5}}}"#)
         }
-        #expect(throws: JSONShapeError.wrongType("authorizations.0")) { try EventEnvelope(parsing: Array(#"{"type":"x","authorizations":[1]}"#.utf8)) }
-        #expect(throws: JSONShapeError.wrongType("the top level")) { try EventEnvelope(parsing: Array("[]".utf8)) }
+        #expect(throws: DecodingError.self) { try decode(#"{"type":"x","authorizations":[1]}"#) }
+        #expect(throws: DecodingError.self) { try decode("[]") }
+        #expect(throws: DecodingError.self) { try decode(#"{"type":"x""#) }
     }
 
     @Test func aRemovedReactionIsARemoval() throws {

@@ -39,7 +39,7 @@ import Testing
                 for writer in 0..<64 {
                     group.addTask { () async throws in
                         for n in 0..<perWriter {
-                            _ = try await inbox.acceptAsync(idempotencyKey: "grouped-\(writer)-\(n)", kind: "vote", payload: Data())
+                            _ = try await inbox.accept(idempotencyKey: "grouped-\(writer)-\(n)", kind: "vote", payload: Data())
                         }
                     }
                 }

@@ -1,5 +1,5 @@
 import DroverCore
-import DroverStore
+@testable import DroverStore
 import DroverTestSupport
 import Foundation
 import GRDB
@@ -27,7 +27,7 @@ struct LedgerFixture {
 
     func vote(_ choice: VoteChoice, by rater: String, on image: Int = 0) throws -> VoteEventRecord? {
         try ledger.database.write { db in
-            try Ledger.apply(VoteCommand(imageID: images[image], rater: rater, choice: choice, source: "test", occurredAt: Date()), in: db)
+            try Ledger.apply(VoteCommand(imageID: images[image], rater: rater, choice: choice, source: .web, occurredAt: Date()), in: db)
         }
     }
 }
@@ -112,7 +112,7 @@ struct LedgerFixture {
         let unknown = try #require(ImageID(validating: "0000000000000000"))
         #expect(throws: LedgerError.unknownImage(unknown)) {
             try fixture.ledger.database.write { db in
-                try Ledger.apply(VoteCommand(imageID: unknown, rater: "r1", choice: .up, source: "test", occurredAt: Date()), in: db)
+                try Ledger.apply(VoteCommand(imageID: unknown, rater: "r1", choice: .up, source: .web, occurredAt: Date()), in: db)
             }
         }
         #expect(try fixture.ledger.voteEvents().isEmpty)
@@ -120,20 +120,20 @@ struct LedgerFixture {
 }
 
 @Suite struct InboxTests {
-    @Test func aSecondItemWithTheSameKeyIsADuplicate() throws {
+    @Test func aSecondItemWithTheSameKeyIsADuplicate() async throws {
         let fixture = try LedgerFixture()
         defer { fixture.directory.remove() }
         let inbox = Inbox(ledger: fixture.ledger)
-        #expect(try inbox.accept(idempotencyKey: "Ev1", kind: "vote", payload: Data("{}".utf8)) == .accepted)
-        #expect(try inbox.accept(idempotencyKey: "Ev1", kind: "vote", payload: Data("{}".utf8)) == .duplicate)
+        #expect(try await inbox.accept(idempotencyKey: "Ev1", kind: "vote", payload: Data("{}".utf8)) == .accepted)
+        #expect(try await inbox.accept(idempotencyKey: "Ev1", kind: "vote", payload: Data("{}".utf8)) == .duplicate)
         #expect(try inbox.depth() == 1)
     }
 
-    @Test func itemsAreClaimedInOrderUnderALease() throws {
+    @Test func itemsAreClaimedInOrderUnderALease() async throws {
         let fixture = try LedgerFixture()
         defer { fixture.directory.remove() }
         let inbox = Inbox(ledger: fixture.ledger)
-        for key in ["a", "b"] { _ = try inbox.accept(idempotencyKey: key, kind: "vote", payload: Data()) }
+        for key in ["a", "b"] { _ = try await inbox.accept(idempotencyKey: key, kind: "vote", payload: Data()) }
         let now = Date()
         #expect(try inbox.claimNext(leaseDuration: .seconds(60), at: now)?.idempotencyKey == "a")
         #expect(try inbox.claimNext(leaseDuration: .seconds(60), at: now)?.idempotencyKey == "b")
@@ -142,24 +142,24 @@ struct LedgerFixture {
         #expect(try inbox.claimNext(leaseDuration: .seconds(60), at: afterLease)?.idempotencyKey == "a", "an expired lease is taken again")
     }
 
-    @Test func completionCommitsWithTheEffectsAndInterruptedItemsComeBack() throws {
+    @Test func completionCommitsWithTheEffectsAndInterruptedItemsComeBack() async throws {
         let fixture = try LedgerFixture()
         defer { fixture.directory.remove() }
         let inbox = Inbox(ledger: fixture.ledger)
-        for key in ["a", "b"] { _ = try inbox.accept(idempotencyKey: key, kind: "vote", payload: Data()) }
+        for key in ["a", "b"] { _ = try await inbox.accept(idempotencyKey: key, kind: "vote", payload: Data()) }
         let first = try #require(try inbox.claimNext(leaseDuration: .seconds(60)))
-        try fixture.ledger.database.write { db in try Inbox.complete(first, in: db) }
+        try await inbox.complete(first)
         _ = try #require(try inbox.claimNext(leaseDuration: .seconds(60)))
         // A crash here leaves "b" running; the next start takes it back.
         #expect(try inbox.releaseInterrupted(kinds: ["vote"]) == 1)
         #expect(try inbox.claimNext(leaseDuration: .seconds(60))?.idempotencyKey == "b")
     }
 
-    @Test func failingItemsAreRetriedThenSetAside() throws {
+    @Test func failingItemsAreRetriedThenSetAside() async throws {
         let fixture = try LedgerFixture()
         defer { fixture.directory.remove() }
         let inbox = Inbox(ledger: fixture.ledger)
-        _ = try inbox.accept(idempotencyKey: "a", kind: "vote", payload: Data())
+        _ = try await inbox.accept(idempotencyKey: "a", kind: "vote", payload: Data())
         for _ in 0..<Inbox.maxAttempts {
             let item = try #require(try inbox.claimNext(leaseDuration: .seconds(60)))
             try inbox.recordFailure(of: item, error: "boom")

@@ -1,5 +1,5 @@
 import DroverCore
-import DroverStore
+@testable import DroverStore
 import DroverTestSupport
 import Foundation
 import GRDB
@@ -11,7 +11,7 @@ import Testing
     private func deliver(_ events: [ReactionEvent], to ledger: Ledger) throws {
         for event in events {
             try ledger.database.write { db in
-                if let command = try Ledger.vote(for: event, source: "slack-reaction", in: db) { _ = try Ledger.apply(command, in: db) }
+                if let command = try Ledger.vote(for: event, source: .slackReaction, in: db) { _ = try Ledger.apply(command, in: db) }
             }
         }
     }

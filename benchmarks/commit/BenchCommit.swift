@@ -168,9 +168,9 @@ enum DroverRun {
         var times: [Duration] = []
         for k in 0..<commits {
             let change = workload.change(k)
-            try await ledger.database.write { db in
-                _ = try Ledger.apply(VoteCommand(imageID: imageIDs[change.image], rater: change.rater, choice: change.choice, source: "bench", occurredAt: Date()), in: db)
-            }
+            try await ledger.apply([
+                VoteCommand(imageID: imageIDs[change.image], rater: change.rater, choice: change.choice, source: .web, occurredAt: Date())
+            ])
             let started = ContinuousClock.now
             try await committer.commitAll()
             times.append(ContinuousClock.now - started)
@@ -193,14 +193,12 @@ enum DroverRun {
             ImageRecord(id: ImageID(pngBytes: workload.png(index)), generationID: "bench", position: index, seed: UInt32(index), png: workload.png(index), postedTo: nil, createdAt: Date())
         }
         let ids = try ledger.record(generation, images: images)
-        try await ledger.database.write { db in
-            for image in 0..<workload.images {
-                for rater in 0..<workload.raters {
-                    let choice = VoteChoice(workload.rating(image: image, rater: rater))
-                    _ = try Ledger.apply(VoteCommand(imageID: ids[image], rater: "r\(rater)", choice: choice, source: "bench", occurredAt: Date()), in: db)
-                }
+        try await ledger.apply((0..<workload.images).flatMap { image in
+            (0..<workload.raters).map { rater in
+                let choice = VoteChoice(workload.rating(image: image, rater: rater))
+                return VoteCommand(imageID: ids[image], rater: "r\(rater)", choice: choice, source: .web, occurredAt: Date())
             }
-        }
+        })
         let loader = Committer(
             ledger: ledger, repository: repository, doorbell: Doorbell(), maxChangesPerCommit: workload.rows + workload.images, logger: Logger(label: "bench")
         )
@@ -293,11 +291,9 @@ enum Sustained {
     /// commits of at most 1,000.
     static func drain(_ workload: Workload, votes: Int, in directory: String) async throws -> Result {
         let (ledger, repository, ids) = try await DroverRun.preload(workload, in: directory)
-        try await ledger.database.write { db in
-            for vote in 0..<votes {
-                _ = try Ledger.apply(VoteCommand(imageID: ids[vote % ids.count], rater: "d\(vote)", choice: .up, source: "bench", occurredAt: Date()), in: db)
-            }
-        }
+        try await ledger.apply((0..<votes).map { vote in
+            VoteCommand(imageID: ids[vote % ids.count], rater: "d\(vote)", choice: .up, source: .web, occurredAt: Date())
+        })
         let committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: Logger(label: "bench"))
         let started = ContinuousClock.now
         let commits = try await committer.commitPending().count

@@ -1,8 +1,8 @@
 import DroverStore
 import Logging
 
-/// Handles one kind of inbox item. A handler applies the item's effects and marks it complete
-/// in one ledger transaction, so that handling an item twice is impossible.
+/// Handles one kind of inbox item: its effects must be safe to apply again, since a crash after
+/// them and before the item is marked done makes the lane hand it over once more.
 protocol InboxHandler: Sendable {
     /// The `kind` of the items it handles.
     var kind: String { get }
@@ -40,6 +40,7 @@ struct HandlerLane: InboxLane {
         }
         do {
             try await handler.handle(item)
+            try await inbox.complete(item)
             logger.debug("handled inbox item", metadata: metadata)
         } catch {
             logger.error("inbox item failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })

@@ -1,32 +1,30 @@
 import DroverCore
+import DroverSlack
 import DroverStore
-import GRDB
+import Foundation
 import Logging
 
-/// What a ``VoteSource`` decides inside the transaction that applies the vote (it may read the
-/// ledger, e.g. the rater's current rating): the vote, or `nil` for none.
-typealias VoteDecision = @Sendable (Database) throws -> VoteCommand?
+/// The inbox items that are votes, by where they came from.
+enum VoteItem: String, CaseIterable {
+    /// The web page and the JSON API: the item holds the ``VoteCommand`` itself.
+    case web = "vote"
+    /// A 👍 / 👎 reaction added or removed in Slack (``ReactionChange``).
+    case slackReaction = "slack-reaction"
+    /// A click on a Slack vote button (``ButtonVote``).
+    case slackButton = "slack-button"
 
-/// Reads the vote an inbox item of one kind stands for.
-protocol VoteSource: Sendable {
-    /// The `kind` of the items it reads.
-    var kind: String { get }
-    /// Decodes `item`, outside any transaction, into the decision that makes its vote.
-    func decision(for item: InboxItem) throws -> VoteDecision
+    static let kinds = Set(allCases.map(\.rawValue))
 }
 
-/// Applies votes in batches: up to ``batchLimit`` pending items, in inbox order, each decided,
-/// applied and marked done in one transaction — one fsync for the batch instead of two per vote.
-/// An item that fails is rolled back alone and tried again in a later batch, until it is set
-/// aside after ``Inbox/maxAttempts``. A crash before the commit leaves the whole batch pending;
-/// after it, the whole batch is done.
-///
-/// (Slack reactions are mostly applied as they are stored, ``SlackIntake``; the lane gets those
-/// whose first try failed.) Once a batch commits, its votes are announced (``VoteAnnouncer``).
+/// The one path every vote takes out of the inbox: up to ``batchLimit`` pending vote items, in
+/// inbox order, read into ``VoteIntent``s and applied by the ledger in one transaction that also
+/// marks them done (``Ledger/applyVotes(_:)``) — one fsync for the batch. An item that fails is
+/// tried again in a later batch, until it is set aside after ``Inbox/maxAttempts``. Once a batch
+/// commits, its votes are announced (``VoteAnnouncer``).
 struct VoteLane: InboxLane {
     let inbox: Inbox
     let ledger: Ledger
-    let sources: [String: any VoteSource]
+    let pseudonymizer: RaterPseudonymizer
     let announcer: VoteAnnouncer
     let logger: Logger
     /// The most items one transaction applies: bounds how long the ledger's write lock is held,
@@ -35,22 +33,13 @@ struct VoteLane: InboxLane {
     /// How long to wait before the next batch after a batch of more than one vote.
     static let gatherPause: Duration = .milliseconds(5)
 
-    init(inbox: Inbox, ledger: Ledger, sources: [any VoteSource], announcer: VoteAnnouncer, logger: Logger) {
-        self.inbox = inbox
-        self.ledger = ledger
-        self.sources = Dictionary(uniqueKeysWithValues: sources.map { ($0.kind, $0) })
-        self.announcer = announcer
-        self.logger = logger
-    }
-
-    var kinds: Set<String> { Set(sources.keys) }
+    var kinds: Set<String> { VoteItem.kinds }
 
     func drain(stopping: @Sendable () -> Bool) async throws {
         while !stopping() {
             let items = try inbox.pending(kinds: kinds, limit: batchLimit)
             guard !items.isEmpty else { return }
-            let decided = items.map { item in (item, Result { try decide(item) }) }
-            let outcome = try await ledger.database.write { db in try Self.apply(decided, in: db) }
+            let outcome = try await ledger.applyVotes(items.map { item in (item, Result { try intent(of: item) }) })
             for (item, error) in outcome.failures {
                 logger.error("vote item failed", metadata: [
                     "inbox_id": "\(item.id ?? 0)", "kind": "\(item.kind)", "attempt": "\(item.attempts)", "error": "\(error)",
@@ -63,56 +52,28 @@ struct VoteLane: InboxLane {
         }
     }
 
-    private func decide(_ item: InboxItem) throws -> VoteDecision {
-        guard let source = sources[item.kind] else { throw VoteLaneError.noSource(kind: item.kind) }
-        return try source.decision(for: item)
-    }
-
-    private struct Outcome {
-        var events: [VoteEventRecord] = []
-        var failures: [(item: InboxItem, error: any Error)] = []
-    }
-
-    /// Nearly always every item applies, so the batch first goes in one savepoint; only if an
-    /// item fails is that rolled back and the batch applied again with a savepoint per item, so
-    /// that the failing item alone is set aside. (A savepoint per item from the start cost about
-    /// as much as applying the votes.)
-    private static func apply(_ decided: [(InboxItem, Result<VoteDecision, any Error>)], in db: Database) throws -> Outcome {
-        var events: [VoteEventRecord]?
-        try db.inSavepoint {
-            events = try? decided.compactMap { item, decision in try applyOne(item, decision, in: db) }
-            return events == nil ? .rollback : .commit
+    /// What a vote item asks for, read from its payload.
+    func intent(of item: InboxItem) throws -> VoteIntent {
+        switch VoteItem(rawValue: item.kind) {
+        case .web:
+            return .command(try JSONDecoder().decode(VoteCommand.self, from: item.payload))
+        case .slackReaction:
+            let change = try JSONDecoder().decode(ReactionChange.self, from: item.payload)
+            // Without an event_ts (Slack always sends one), the event counts as happening when it arrived.
+            let eventTime = change.eventTime ?? Int64(item.receivedAt.timeIntervalSince1970 * 1_000_000)
+            return .reaction(MessageReaction(
+                channel: change.channel, messageTS: change.messageTS, rater: pseudonymizer.pseudonym(team: change.teamID, user: change.user),
+                rating: change.rating, added: change.added, eventTime: eventTime
+            ))
+        case .slackButton:
+            let click = try JSONDecoder().decode(ButtonVote.self, from: item.payload)
+            return .toggle(
+                imageID: click.imageID, rater: pseudonymizer.pseudonym(team: click.teamID, user: click.user), rating: click.rating,
+                occurredAt: item.receivedAt
+            )
+        case nil:
+            throw VoteLaneError.notAVote(kind: item.kind)
         }
-        if let events { return Outcome(events: events) }
-        var outcome = Outcome()
-        for (item, decision) in decided {
-            do {
-                var event: VoteEventRecord?
-                try db.inSavepoint {
-                    event = try applyOne(item, decision, in: db)
-                    return .commit
-                }
-                if let event { outcome.events.append(event) }
-            } catch {
-                var failed = item
-                failed.attempts += 1
-                try Inbox.recordFailure(of: failed, error: "\(error)", in: db)
-                outcome.failures.append((failed, error))
-            }
-        }
-        return outcome
-    }
-
-    /// Marks `item` done and applies its vote, unless it is no longer pending.
-    private static func applyOne(_ item: InboxItem, _ decision: Result<VoteDecision, any Error>, in db: Database) throws -> VoteEventRecord? {
-        guard try Inbox.completeIfPending(item, in: db) else { return nil }
-        return try vote(decision.get(), in: db)
-    }
-
-    /// Makes `decision`'s vote, if it decides on one, inside `db`'s transaction.
-    /// - Returns: the vote event recorded, or `nil` when nothing changed.
-    static func vote(_ decision: VoteDecision, in db: Database) throws -> VoteEventRecord? {
-        try decision(db).flatMap { try Ledger.apply($0, in: db) }
     }
 }
 
@@ -134,11 +95,11 @@ struct VoteAnnouncer: Sendable {
 
 /// Why a vote item could not be read.
 enum VoteLaneError: Error, CustomStringConvertible {
-    case noSource(kind: String)
+    case notAVote(kind: String)
 
     var description: String {
         switch self {
-        case .noSource(let kind): "no vote source for kind \(kind)"
+        case .notAVote(let kind): "inbox items of kind \(kind) are not votes"
         }
     }
 }

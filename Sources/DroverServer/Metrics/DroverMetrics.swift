@@ -43,8 +43,8 @@ struct DroverMetrics: Sendable {
     }
 
     /// A vote event applied to the ledger.
-    func vote(source: String) {
-        Counter(label: "drover_votes_total", dimensions: [("source", source)], factory: factory).increment()
+    func vote(source: VoteSource) {
+        Counter(label: "drover_votes_total", dimensions: [("source", source.rawValue)], factory: factory).increment()
     }
 
     /// A generation finished (or failed) after `duration`.

@@ -148,10 +148,10 @@ struct APIController {
         guard try ledger.containsImage(body.imageID) else { throw HTTPError(.notFound, message: "no image \(body.imageID)") }
         let command = VoteCommand(
             imageID: body.imageID, rater: pseudonymizer.pseudonym(team: "web", user: raterName), choice: body.rating,
-            source: "web", occurredAt: Date()
+            source: .web, occurredAt: Date()
         )
         let key = request.headers[.idempotencyKey].map { "web:\($0.prefix(200))" } ?? "web:\(UUID().uuidString)"
-        let acceptance = try await inbox.acceptAsync(idempotencyKey: key, kind: WebVotes.kind, payload: try JSONEncoder().encode(command))
+        let acceptance = try await inbox.accept(idempotencyKey: key, kind: VoteItem.web.rawValue, payload: try JSONEncoder().encode(command))
         inboxDoorbell.ring()
         let status = acceptance == .accepted ? "accepted" : "duplicate"
         return EditedResponse(status: .accepted, response: VoteAccepted(status: status, rater: command.rater))

@@ -32,7 +32,7 @@ struct SharedFileHandler: InboxHandler {
         var file = try await slack.fileInfo(share.fileID)
         guard file.mimetype == "image/png", let url = file.urlPrivateDownload else {
             logger.info("shared file is not a PNG image; ignored", metadata: metadata)
-            return try await complete(item)
+            return
         }
         var waits = shareWaits[...]
         while file.shareTS(in: share.channel) == nil, let wait = waits.popFirst() {
@@ -41,12 +41,12 @@ struct SharedFileHandler: InboxHandler {
         }
         guard let ts = file.shareTS(in: share.channel) else {
             logger.warning("the sharing message never appeared in files.info; giving up", metadata: metadata)
-            return try await complete(item)
+            return
         }
         let png = try await slack.download(url, limit: Self.maxDownloadBytes)
         guard png.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) else {
             logger.info("shared file is not PNG data; ignored", metadata: metadata)
-            return try await complete(item)
+            return
         }
         let imageID = ImageID(pngBytes: png)
         let now = Date()
@@ -63,11 +63,6 @@ struct SharedFileHandler: InboxHandler {
         try ledger.record(SlackMessageRecord(channel: share.channel, ts: ts, imageID: imageID, teamID: share.teamID, fileID: share.fileID, postedAt: now))
         committerDoorbell.ring()
         logger.info("collected a shared image", metadata: metadata.merging(["image_id": "\(imageID)", "ts": "\(ts)"]) { $1 })
-        try await complete(item)
-    }
-
-    private func complete(_ item: InboxItem) async throws {
-        try await ledger.database.write { db in try Inbox.complete(item, in: db) }
     }
 
     /// The prompt of an external image: the file's title, else its name without extension.

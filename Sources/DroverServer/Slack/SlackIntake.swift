@@ -5,16 +5,10 @@ import Foundation
 
 /// What Slack sends, taken in: the same for HTTP and Socket Mode. Anything Drover acts on is
 /// written to the inbox in one transaction before the caller acknowledges it; a redelivery
-/// carries the same key (`event_id`, `trigger_id`, `action_ts`) and changes nothing.
-///
-/// A reaction's vote is applied in the very transaction that stores it: one commit both makes
-/// the acknowledgement safe and counts the vote. (Reactions arrive unordered anyway, and their
-/// outcome does not depend on the order they are applied in.) Should that fail, the reaction is
-/// stored pending for the vote lane instead.
+/// carries the same key (`event_id`, `trigger_id`, `action_ts`) and changes nothing. Votes are
+/// applied by the ``VoteLane`` and generations by their own lane, each rung here.
 struct SlackIntake: Sendable {
     let inbox: Inbox
-    let reactions: ReactionVotes
-    let announcer: VoteAnnouncer
     let votesDoorbell: Doorbell
     let generationsDoorbell: Doorbell
     let slashCommand: String
@@ -31,46 +25,28 @@ struct SlackIntake: Sendable {
     }
 
     /// Takes an Events API envelope.
-    /// - Throws: ``SlackIntakeError`` for an envelope that cannot be valid.
+    /// - Throws: ``SlackIntakeError`` for an envelope that cannot be valid; any other error means
+    ///   it was not stored (and must not be acknowledged).
     func receive(_ envelope: EventEnvelope) async throws -> EventAnswer {
-        try await withCheckedThrowingContinuation { continuation in
-            receive(envelope) { continuation.resume(with: $0) }
-        }
-    }
-
-    /// ``receive(_:)`` for a caller on an event loop: `completion` is called once — at once for an
-    /// envelope that needs no inbox write, else on the inbox writer's thread after the write.
-    /// A ``SlackIntakeError`` comes as its failure.
-    func receive(_ envelope: EventEnvelope, completion: @escaping @Sendable (Result<EventAnswer, any Error>) -> Void) {
         switch envelope.type {
         case "url_verification":
-            guard let challenge = envelope.challenge else {
-                return completion(.failure(SlackIntakeError("url_verification without a challenge")))
-            }
-            completion(.success(.challenge(challenge)))
+            guard let challenge = envelope.challenge else { throw SlackIntakeError("url_verification without a challenge") }
+            return .challenge(challenge)
         case "event_callback":
             guard let eventID = envelope.eventID, !eventID.isEmpty, eventID.utf8.count <= 100 else {
-                return completion(.failure(SlackIntakeError("event_callback without an event_id")))
+                throw SlackIntakeError("event_callback without an event_id")
             }
             let key = "slack-event:\(eventID)"
             if let change = ReactionChange(envelope: envelope) {
-                storeApplying(change, key: key) { completion($0.map { .acknowledged }) }
+                try await accept(key: key, kind: VoteItem.slackReaction.rawValue, payload: change, ringing: votesDoorbell)
             } else if let listenBotUser, let share = FileShare(envelope: envelope, by: listenBotUser) {
-                do {
-                    let payload = try JSONEncoder().encode(share)
-                    store(key: key, kind: SharedFileHandler.kind, payload: payload, ringing: generationsDoorbell) {
-                        completion($0.map { .acknowledged })
-                    }
-                } catch {
-                    completion(.failure(error))
-                }
-            } else {
-                completion(.success(.acknowledged))
+                try await accept(key: key, kind: SharedFileHandler.kind, payload: share, ringing: generationsDoorbell)
             }
+            return .acknowledged
         default:
             // app_rate_limited, event types Drover does not use: acknowledged and ignored,
             // since an error would only make Slack retry them.
-            completion(.success(.acknowledged))
+            return .acknowledged
         }
     }
 
@@ -94,7 +70,7 @@ struct SlackIntake: Sendable {
             }
             try await accept(
                 key: "slack-command:\(command.triggerID)", kind: SlashCommandHandler.kind,
-                payload: try JSONEncoder().encode(SlashCommandJob(command: command, request: generation)), ringing: generationsDoorbell
+                payload: SlashCommandJob(command: command, request: generation), ringing: generationsDoorbell
             )
             let images = generation.count == 1 ? "an image" : "\(generation.count) images"
             return "Generating \(images) for “\(generation.prompt)”… they will appear here for 👍 / 👎 votes."
@@ -105,44 +81,16 @@ struct SlackIntake: Sendable {
     func receive(_ payload: BlockActionsPayload) async throws {
         for vote in ButtonVote.votes(in: payload) {
             try await accept(
-                key: "slack-action:\(vote.actionTS):\(vote.user):\(vote.imageID)", kind: ButtonVotes.kind, payload: try JSONEncoder().encode(vote),
+                key: "slack-action:\(vote.actionTS):\(vote.user):\(vote.imageID)", kind: VoteItem.slackButton.rawValue, payload: vote,
                 ringing: votesDoorbell
             )
         }
     }
 
     /// One durable inbox write (grouped with concurrent ones into one transaction), then a ring.
-    private func accept(key: String, kind: String, payload: Data, ringing doorbell: Doorbell) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            store(key: key, kind: kind, payload: payload, ringing: doorbell) { continuation.resume(with: $0) }
-        }
-    }
-
-    /// Stores a reaction and applies its vote in one transaction; `completion` is called on the
-    /// inbox writer's thread.
-    private func storeApplying(_ change: ReactionChange, key: String, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
-        let now = Date()
-        let decision = reactions.decision(for: change, receivedAt: now)
-        inbox.accept(idempotencyKey: key, kind: ReactionVotes.kind, payload: Data(change.payload), at: now) { db in
-            try VoteLane.vote(decision, in: db)
-        } completion: { [announcer, votesDoorbell] result in
-            switch result {
-            case .success(.handled(let event?)): Task { await announcer.announce([event]) }
-            case .success(.deferred): votesDoorbell.ring()
-            case .success(.handled(nil)), .success(.duplicate), .failure: break
-            }
-            completion(result.map { _ in })
-        }
-    }
-
-    /// ``accept(key:kind:payload:ringing:)`` that calls `completion` on the inbox writer's thread.
-    private func store(
-        key: String, kind: String, payload: Data, ringing doorbell: Doorbell, completion: @escaping @Sendable (Result<Void, any Error>) -> Void
-    ) {
-        inbox.accept(idempotencyKey: key, kind: kind, payload: payload) { result in
-            if case .success = result { doorbell.ring() }
-            completion(result.map { _ in })
-        }
+    private func accept(key: String, kind: String, payload: some Encodable, ringing doorbell: Doorbell) async throws {
+        _ = try await inbox.accept(idempotencyKey: key, kind: kind, payload: try JSONEncoder().encode(payload))
+        doorbell.ring()
     }
 }
 

@@ -1,7 +1,6 @@
 import DroverSlack
 import HTTPTypes
 import Hummingbird
-import NIOHTTP1
 
 /// Verifies Slack's signature over the raw body of every `/slack/...` request before anything
 /// parses it; a missing, malformed, stale or wrong signature is a 401 and nothing is read further.
@@ -36,15 +35,6 @@ extension HTTPFields {
             value = field.value
         }
         return value
-    }
-}
-
-extension HTTPHeaders {
-    /// The value of the one field named `name` (in any case); `nil` if there is none, or more
-    /// than one, like ``HTTPTypes/HTTPFields/only(_:)``.
-    func only(_ name: String) -> String? {
-        let values = self[name]
-        return values.count == 1 ? values[0] : nil
     }
 }
 

@@ -33,7 +33,6 @@ struct SlashCommandHandler: InboxHandler {
         var request = job.request
         request.seed = request.seed ?? Self.seed(for: item.idempotencyKey)
         await generateAndPost(request, for: job.command)
-        try await ledger.database.write { db in try Inbox.complete(item, in: db) }
     }
 
     /// Does the work, telling the requester about any failure instead of throwing.
