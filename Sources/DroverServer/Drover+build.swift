@@ -102,7 +102,10 @@ public func buildApplication(
 
     return Application(
         router: router,
-        server: .http1(),
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [RequestDeadlines(readTimeout: configuration.readTimeout, logger: logger)],
+            idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds)
+        )),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Drover"),
         services: services,
         onServerRunning: onServerRunning,

@@ -1,7 +1,7 @@
 import DroverCore
 import Foundation
 
-/// Drover's settings, read from the environment (names and defaults are a contract, see DESIGN.md),
+/// Drover's settings, read from the environment (names and defaults are a contract: docs/operations.md),
 /// optionally under a `KEY=VALUE` file whose keys the environment overrides.
 public struct DroverConfiguration: Sendable {
     public var dataDirectory: String
@@ -19,6 +19,11 @@ public struct DroverConfiguration: Sendable {
     public var datasetRemote: String?
     /// Slack over HTTP, when both `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET` are set.
     public var slack: SlackSettings?
+    /// How long a connection may stay without a complete request head (idle between keep-alive
+    /// requests, or sending a head that never ends) before it is closed (`DROVER_HTTP_IDLE_TIMEOUT_S`).
+    public var idleTimeout: Duration
+    /// How long a request may take from its head to the end of its body (`DROVER_HTTP_READ_TIMEOUT_S`).
+    public var readTimeout: Duration
 
     /// The ledger file.
     public var ledgerPath: String { dataDirectory + "/drover.sqlite" }
@@ -56,6 +61,17 @@ public struct DroverConfiguration: Sendable {
         commitGatherWindow = .milliseconds(window)
         datasetRemote = value("DROVER_DATASET_REMOTE")
         slack = try SlackSettings(value)
+        idleTimeout = try Self.seconds(value, "DROVER_HTTP_IDLE_TIMEOUT_S", default: 30)
+        readTimeout = try Self.seconds(value, "DROVER_HTTP_READ_TIMEOUT_S", default: 10)
+    }
+
+    /// A positive number of seconds (fractions allowed), or `default` when unset.
+    private static func seconds(_ value: (String) -> String?, _ key: String, default: Double) throws(ConfigurationError) -> Duration {
+        let text = value(key) ?? "\(`default`)"
+        guard let seconds = Double(text), seconds > 0, seconds <= 86_400 else {
+            throw ConfigurationError("\(key) must be a number of seconds from 0 to 86400, not \"\(text)\"")
+        }
+        return .milliseconds(Int64(seconds * 1_000))
     }
 
     /// `KEY=VALUE` lines; blank lines and `#` comments are skipped, values may be quoted.

@@ -37,16 +37,72 @@ import Testing
         }
     }
 
-    @Test func anOversizedBodyIsRefusedAndTheConnectionGoesOn() async throws {
+    /// A client that writes its whole body before reading (as Python's urllib does) gets the 413
+    /// on every route, and then the connection closes: what was pipelined after it is not read.
+    @Test(arguments: ["/api/votes", "/api/generations", "/slack/events", "/slack/commands", "/slack/interactivity", "/no-such-route"])
+    func anOversizedBodyIsAnsweredThenTheConnectionCloses(_ route: String) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try await slackApp(directory, FakeSlack()).test(.live) { client in
-            let huge = String(repeating: "x", count: 70_000)
-            let requests = Self.request(body: huge) + Self.delivery(eventID: "EvAfterHuge")
-            let responses = try await RawHTTPConnection.exchange(port: client.port!, send: Array(requests.utf8), responses: 2)
-            #expect(responses.map(\.status) == [413, 200])
-            #expect(String(decoding: responses[0].body, as: UTF8.self).contains("larger than 64 KiB"))
+            let huge = String(repeating: "x", count: 5_000_000)
+            let request = "POST \(route) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(huge.utf8.count)\r\n\r\n\(huge)"
+            let started = ContinuousClock.now
+            let responses = try await RawHTTPConnection.exchange(
+                port: client.port!, send: Array((request + Self.delivery(eventID: "EvAfterHuge")).utf8), responses: 2
+            )
+            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(responses.map(\.status) == [route == "/no-such-route" ? 404 : 413], "answered, then closed")
+            if route != "/no-such-route" {
+                #expect(String(decoding: responses[0].body, as: UTF8.self).contains("larger than 64 KiB"))
+            }
         }
+        #expect(try ledgerCount("SELECT count(*) FROM inboxItem", directory) == 0)
+    }
+
+    /// Slowloris: connections that send part of a request head and then nothing are closed once
+    /// the idle timeout passes, while a normal client is served meanwhile.
+    @Test func connectionsHoldingPartialHeadsAreClosed() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try await slackApp(directory, FakeSlack(), ["DROVER_HTTP_IDLE_TIMEOUT_S": "1"]).test(.live) { client in
+            let started = ContinuousClock.now
+            let partial = Array("POST /slack/events HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8)
+            try await withThrowingTaskGroup(of: [RawHTTPConnection.Response].self) { group in
+                for _ in 0..<40 {
+                    group.addTask { try await RawHTTPConnection.exchange(port: client.port!, send: partial, responses: 1) }
+                }
+                let served = try await RawHTTPConnection.exchange(port: client.port!, send: Array(Self.delivery(eventID: "EvServed").utf8), responses: 1)
+                #expect(served.map(\.status) == [200])
+                for try await answers in group {
+                    #expect(answers.isEmpty, "closed without an answer")
+                }
+            }
+            let elapsed = ContinuousClock.now - started
+            #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(5), "closed at the idle timeout: \(elapsed)")
+        }
+    }
+
+    /// A client that sends its request slowly, within the read deadline, is served; one that
+    /// trickles its body past the deadline is cut off.
+    @Test func slowClientsWithinTheDeadlineAreServedAndTricklersAreCut() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let settings = ["DROVER_HTTP_IDLE_TIMEOUT_S": "1", "DROVER_HTTP_READ_TIMEOUT_S": "2"]
+        try await slackApp(directory, FakeSlack(), settings).test(.live) { client in
+            let delivery = Array(Self.delivery(eventID: "EvSlow").utf8)
+            let pieces = stride(from: 0, to: delivery.count, by: delivery.count / 5 + 1).map { Array(delivery[$0..<min($0 + delivery.count / 5 + 1, delivery.count)]) }
+            let slow = try await RawHTTPConnection.exchange(port: client.port!, sendInPieces: pieces, pausing: 0.25, responses: 1)
+            #expect(slow.map(\.status) == [200])
+
+            let head = Array("POST /api/votes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n".utf8)
+            let started = ContinuousClock.now
+            let trickled = try await RawHTTPConnection.exchange(
+                port: client.port!, sendInPieces: [head] + Array(repeating: Array("x".utf8), count: 20), pausing: 0.25, responses: 1
+            )
+            #expect(trickled.isEmpty, "cut off without an answer")
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+        #expect(try ledgerCount("SELECT count(*) FROM inboxItem WHERE idempotencyKey = 'slack-event:EvSlow'", directory) == 1)
     }
 
     @Test func aClientThatClosesItsSideStillGetsEveryAnswer() async throws {
@@ -104,14 +160,24 @@ enum RawHTTPConnection {
     /// answers, or fewer if the server closes the connection. Runs on a thread of its own; every
     /// read times out after 10 s.
     static func exchange(port: Int, send bytes: [UInt8], responses: Int, thenCloseWriting: Bool = false) async throws -> [Response] {
+        try await exchange(port: port, sendInPieces: [bytes], pausing: 0, responses: responses, thenCloseWriting: thenCloseWriting)
+    }
+
+    /// ``exchange(port:send:responses:thenCloseWriting:)`` for a slow client: the pieces are sent
+    /// one at a time, `pause` seconds apart.
+    static func exchange(
+        port: Int, sendInPieces pieces: [[UInt8]], pausing pause: Double, responses: Int, thenCloseWriting: Bool = false
+    ) async throws -> [Response] {
         try await withCheckedThrowingContinuation { continuation in
             Thread {
-                continuation.resume(with: Result { try exchangeBlocking(port: port, send: bytes, responses: responses, thenCloseWriting: thenCloseWriting) })
+                continuation.resume(with: Result {
+                    try exchangeBlocking(port: port, pieces: pieces, pause: pause, responses: responses, thenCloseWriting: thenCloseWriting)
+                })
             }.start()
         }
     }
 
-    private static func exchangeBlocking(port: Int, send bytes: [UInt8], responses count: Int, thenCloseWriting: Bool) throws -> [Response] {
+    private static func exchangeBlocking(port: Int, pieces: [[UInt8]], pause: Double, responses count: Int, thenCloseWriting: Bool) throws -> [Response] {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
@@ -124,11 +190,14 @@ enum RawHTTPConnection {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
         guard connected else { throw TimedOut(description: "cannot connect to port \(port)") }
-        var sent = 0
-        while sent < bytes.count {
-            let written = bytes[sent...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard written > 0 else { break }  // the server may close early; what it answered is still read
-            sent += written
+        sending: for (index, bytes) in pieces.enumerated() {
+            if index > 0 { Thread.sleep(forTimeInterval: pause) }
+            var sent = 0
+            while sent < bytes.count {
+                let written = bytes[sent...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                guard written > 0 else { break sending }  // the server may close early; what it answered is still read
+                sent += written
+            }
         }
         if thenCloseWriting { shutdown(descriptor, Int32(SHUT_WR)) }
         var received: [UInt8] = []
