@@ -42,17 +42,25 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The git CLI, and the hand-written object / index / ref writer that makes commits without it.
+        .target(
+            name: "DroverGit",
+            dependencies: [
+                "DroverCore",
+                "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
         .target(
             name: "DroverDataset",
             dependencies: [
                 "DroverCore",
                 "DroverStore",
-                "CZlib",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "DroverGit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
         .target(
@@ -61,6 +69,8 @@ let package = Package(
                 "DroverCore",
                 "CZlib",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .target(
@@ -73,6 +83,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -107,21 +118,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // The commit benchmark (see benchmarks/commit/README.md); built with the package, never run by the tests.
-        .executableTarget(
-            name: "drover-bench-commit",
-            dependencies: [
-                "DroverCore", "DroverStore", "DroverDataset", "DroverServer", .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
-            path: "benchmarks/commit",
-            exclude: ["README.md", "oxen_bench.py", "votes.lua"]
-        ),
         .target(
             name: "DroverTestSupport",
             dependencies: [
                 "DroverDataset",
+                "DroverGit",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -135,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "DroverDatasetTests",
             dependencies: [
-                "DroverDataset", "DroverStore", "DroverTestSupport", .product(name: "Logging", package: "swift-log"),
+                "DroverDataset", "DroverGit", "DroverStore", "DroverTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -154,6 +156,7 @@ let package = Package(
             name: "DroverServerTests",
             dependencies: [
                 "DroverServer",
+                "DroverGit",
                 "DroverSlack",
                 "DroverTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -170,3 +173,27 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The commit benchmark (benchmarks/commit/README.md) is built only when asked for:
+// `DROVER_BENCHMARKS=1 swift build -c release --product drover-bench-commit`.
+if Context.environment["DROVER_BENCHMARKS"] != nil {
+    package.targets.append(
+        .executableTarget(
+            name: "drover-bench-commit",
+            dependencies: [
+                "DroverCore", "DroverStore", "DroverDataset", "DroverServer", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "benchmarks/commit",
+            exclude: ["README.md", "oxen_bench.py", "votes.lua"]
+        )
+    )
+}
+
+// As Hummingbird's own package does: `any` spelled out, and imports that say what a file uses.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility"),
+    ]
+}

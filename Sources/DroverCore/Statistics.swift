@@ -89,6 +89,17 @@ public struct DatasetStatistics: Codable, Sendable, Equatable {
             case approvalRate = "approval_rate"
             case approvalInterval = "approval_rate_95"
         }
+
+        /// Every field is written, an absent one as `null`.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(modelVersion, forKey: .modelVersion)
+            try container.encode(images, forKey: .images)
+            try container.encode(votes, forKey: .votes)
+            try container.encode(approvals, forKey: .approvals)
+            try container.encode(approvalRate, forKey: .approvalRate)
+            try container.encode(approvalInterval, forKey: .approvalInterval)
+        }
     }
 
     /// One rater's votes.
@@ -116,6 +127,14 @@ public struct DatasetStatistics: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case images, votes
             case krippendorffAlpha = "krippendorff_alpha"
+        }
+
+        /// Every field is written, an absent one as `null`.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(krippendorffAlpha, forKey: .krippendorffAlpha)
+            try container.encode(images, forKey: .images)
+            try container.encode(votes, forKey: .votes)
         }
     }
 

@@ -79,10 +79,6 @@ enum CommitMessage {
         }))
     }
 
-    private static func counted(_ count: Int, _ noun: String) -> String {
-        "\(count) \(noun)\(count == 1 ? "" : "s")"
-    }
-
     private static func describe(_ change: ImageChange) -> String {
         "Add image \(change.image.id) for \"\(oneLine(change.generation.prompt).prefix(60))\""
     }

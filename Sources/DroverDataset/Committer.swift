@@ -1,5 +1,6 @@
 import CoreMetrics
 import DroverCore
+import DroverGit
 import DroverStore
 import Foundation
 import Logging

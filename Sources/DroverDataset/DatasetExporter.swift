@@ -1,3 +1,4 @@
+import DroverGit
 import DroverCore
 import Foundation
 

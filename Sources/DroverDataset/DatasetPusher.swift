@@ -1,3 +1,4 @@
+import DroverGit
 import DroverCore
 import Foundation
 import Logging
@@ -26,6 +27,15 @@ public final class DatasetPusher: Service {
             case lastPushed = "last_pushed"
             case lastPushedAt = "last_pushed_at"
             case lastError = "last_error"
+        }
+
+        /// Every field is written, an absent one as `null`.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(lastPushed, forKey: .lastPushed)
+            try container.encode(lastPushedAt, forKey: .lastPushedAt)
+            try container.encode(failures, forKey: .failures)
+            try container.encode(lastError, forKey: .lastError)
         }
     }
 

@@ -1,8 +1,9 @@
+import DroverGit
 import DroverCore
 import Dispatch
 import Foundation
 
-/// The dataset's git repository and its fixed layout (a contract, see DESIGN.md):
+/// The dataset's git repository and its fixed layout (a contract, see docs/dataset.md):
 /// `images/<id>.png`, `annotations/train.csv`, `annotations/images.jsonl`, `.gitattributes`.
 ///
 /// Only the ``Committer`` writes through it.
@@ -46,7 +47,7 @@ public struct DatasetRepository: Sendable {
         if !fileManager.fileExists(atPath: directory + "/.git") {
             try fileManager.createDirectory(atPath: directory + "/annotations", withIntermediateDirectories: true)
             try fileManager.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
-            try await repository.git.run(["init", "-q", "-b", "main", "--object-format=sha1"])
+            try await repository.git.initialize()
             try repository.write(Data(gitattributes.utf8), to: ".gitattributes")
             try repository.write(Data(CSV.line(TrainingRow.columns).utf8), to: trainCSVPath)
             try repository.write(Data(), to: imagesJSONLPath)

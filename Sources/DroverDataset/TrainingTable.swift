@@ -6,7 +6,7 @@ import DroverStore
 /// It starts from the file as committed and changes it in place: a new rating appends its row,
 /// a changed one is rewritten where it stands, a retracted one is removed, and every other row
 /// keeps its bytes and its place. So a commit's diff is exactly its changes, and rows this committer did not write —
-/// merged in from another branch of the dataset — are kept (see "Merging" in the README).
+/// merged in from another branch of the dataset — are kept (see "Merging branches" in docs/dataset.md).
 struct TrainingTable {
     private struct Key: Hashable {
         var path: String

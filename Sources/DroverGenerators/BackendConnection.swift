@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import DroverCore
 import FoundationEssentials
 import NIOCore
+import NIOHTTP1
 
 /// The HTTP side of a generator backend, shared by every backend that speaks JSON: POSTs a JSON
 /// body under one base URL and decodes the JSON answer, with an optional bearer key, a deadline

@@ -1,5 +1,7 @@
+import DroverStore
 import Logging
 import NIOCore
+import HTTPTypes
 import NIOHTTPTypes
 
 /// The HTTP edge's guards for a connection, between HTTP parsing and the router; together with
@@ -26,7 +28,10 @@ final class RequestDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     private let logger: Logger
     /// Whether a request's head has been read and its end not yet.
     private var readingBody = false
-    /// Set once an answer went out before its request's end: everything read is dropped.
+    /// Set when an answer starts before its request's end: it says `Connection: close`, and the
+    /// connection closes once it is sent.
+    private var closesAfterAnswer = false
+    /// Set once such an answer is sent and the body still has not ended: everything read is dropped.
     private var discarding = false
     private var discarded = 0
     private var deadline: Scheduled<Void>?
@@ -67,12 +72,22 @@ final class RequestDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .end = unwrapOutboundIn(data), readingBody else { return context.write(data, promise: promise) }
-        // Answered before the body ended: nothing more goes out, the rest of the body is dropped.
-        discarding = true
-        context.writeAndFlush(data, promise: promise)
-        context.close(mode: .output, promise: nil)
-        context.read()
+        switch unwrapOutboundIn(data) {
+        case .head(var response) where readingBody:
+            // Answered before the body ended: the client is told that the connection will close.
+            closesAfterAnswer = true
+            response.headerFields[.connection] = "close"
+            context.write(wrapOutboundOut(.head(response)), promise: promise)
+        case .end where closesAfterAnswer:
+            context.writeAndFlush(data, promise: promise)
+            guard readingBody else { return context.close(promise: nil) }
+            // Nothing more goes out; the rest of the body is read and dropped, then the connection closes.
+            discarding = true
+            context.close(mode: .output, promise: nil)
+            context.read()
+        default:
+            context.write(data, promise: promise)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -132,13 +132,14 @@ public struct SlackWebClient: SlackWebAPI {
             let bytes = try await response.body.collect(upTo: 4 << 20)
             return response.status == .ok ? .done(bytes) : .retryable(status: response.status, retryAfter: response.retryAfter)
         }
+        let json = Data(bytes.readableBytesView)
         let decoder = JSONDecoder()
-        guard let status = try? decoder.decode(AnswerStatus.self, from: bytes) else {
+        guard let status = try? decoder.decode(AnswerStatus.self, from: json) else {
             throw SlackAPIError(method: method, error: "the answer is not a JSON object with ok")
         }
         guard status.ok else { throw SlackAPIError(method: method, error: status.error ?? "ok is not true") }
         do {
-            return try decoder.decode(Answer.self, from: bytes)
+            return try decoder.decode(Answer.self, from: json)
         } catch {
             throw SlackAPIError(method: method, error: "the answer lacks what \(method) returns: \(error)")
         }

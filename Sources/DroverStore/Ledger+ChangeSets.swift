@@ -39,7 +39,7 @@ public enum RevertSelection: Sendable, Equatable, CustomStringConvertible {
     /// How a commit subject names the selection.
     public var description: String {
         switch self {
-        case .voteEvents(let ids): ids.count == 1 ? "vote event \(ids[0])" : "vote events \(ids.map(String.init).joined(separator: ", "))"
+        case .voteEvents(let ids): ids.count == 1 ? "of event \(ids[0])" : "of events \(ids.map(String.init).joined(separator: ", "))"
         case .commit(let sha): "from commit \(sha.prefix(10))"
         case .rater(let rater): "by rater \(rater)"
         case .since(let date): "since \(Timestamp.iso8601(date))"

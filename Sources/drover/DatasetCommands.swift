@@ -140,7 +140,7 @@ struct Export: AsyncParsableCommand {
     func run() async throws {
         let history = DatasetHistory(directory: try settings.load().datasetDirectory)
         let written = try await history.export(format, at: at, to: out)
-        print("wrote \(written.records) records (\(format.fileName)) and \(written.images) images of commit \(written.commit.prefix(10)) to \(out)")
+        print("wrote \(counted(written.records, "record")) (\(format.fileName)) and \(written.images) images of commit \(written.commit.prefix(10)) to \(out)")
     }
 }
 
@@ -185,9 +185,4 @@ struct Stats: AsyncParsableCommand {
     }
 
     private func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
-}
-
-/// `1 vote`, `2 votes`.
-func counted(_ count: Int, _ noun: String) -> String {
-    "\(count) \(noun)\(count == 1 ? "" : "s")"
 }

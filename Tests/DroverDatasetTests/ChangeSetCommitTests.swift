@@ -1,8 +1,10 @@
+import DroverGit
 import DroverCore
 @testable import DroverDataset
 @testable import DroverStore
 import DroverTestSupport
 import Foundation
+import GRDB
 import Logging
 import ServiceLifecycle
 import Testing
@@ -19,7 +21,7 @@ import Testing
             _ = try Ledger.apply(VoteCommand(imageID: image, rater: "r1", choice: .up, source: .web, occurredAt: Date()), in: db)
         }
         let changeSet = try #require(try ledger.revert(.rater("r1"), reason: "spam").changeSet.id)
-        let commits = try await Committer.commit(changeSet: changeSet, ledger: ledger, datasetDirectory: root, logger: Logger(label: "test"))
+        let commits = try await Committer.commit(changeSet: changeSet, ledger: ledger, datasetDirectory: root, logger: testLogger)
         #expect(commits.count == 1)
         let git = Git(directory: root)
         #expect(try await git.run(["rev-parse", "HEAD"]).trimmingWhitespace() == commits.first)
@@ -34,7 +36,7 @@ import Testing
         let image = try #require(try fixture.addImages(prompt: "an ox", count: 1).first)
         try fixture.vote(.up, by: "r1", on: image)
         let server = Committer(
-            ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), pollInterval: .milliseconds(100), logger: Logger(label: "test")
+            ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), pollInterval: .milliseconds(100), logger: testLogger
         )
         try await withService(server) {
             try await eventually("the vote's commit") { try await fixture.committedRows().count == 1 }
@@ -42,7 +44,7 @@ import Testing
             let other = try Ledger(path: fixture.directory.path + "/drover.sqlite")
             let changeSet = try #require(try other.revert(.rater("r1"), reason: "spam").changeSet.id)
             let commits = try await Committer.commit(
-                changeSet: changeSet, ledger: other, datasetDirectory: fixture.repository.directory, logger: Logger(label: "test")
+                changeSet: changeSet, ledger: other, datasetDirectory: fixture.repository.directory, logger: testLogger
             )
             #expect(try await fixture.git.run(["rev-parse", "HEAD"]).trimmingWhitespace() == commits.first)
             #expect(try await fixture.committedRows().isEmpty)
@@ -65,7 +67,7 @@ func recordImage(in ledger: Ledger, prompt: String = "an ox", bytes: String = UU
 
 /// Runs `service` in a service group while `body` runs, then shuts it down gracefully.
 func withService<Value: Sendable>(_ service: some Service, _ body: () async throws -> Value) async throws -> Value {
-    let logger = Logger(label: "test")
+    let logger = testLogger
     let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [], logger: logger))
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }

@@ -1,8 +1,10 @@
+@testable import DroverGit
 import DroverCore
 @testable import DroverDataset
 @testable import DroverStore
 import DroverTestSupport
 import Foundation
+import GRDB
 import Logging
 import Testing
 
@@ -19,7 +21,7 @@ import Testing
                 }
             }
         }
-        let committer = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), maxChangesPerCommit: 5_000, logger: Logger(label: "test"))
+        let committer = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), maxChangesPerCommit: 5_000, logger: testLogger)
         try await committer.commitPending()
         let file = try #require(try FileIO.read(fixture.repository.directory + "/annotations/train.csv"))
         #expect(LooseObjects.storedUncompressed.contains(file.count), "a size that is stored uncompressed")
@@ -48,7 +50,7 @@ import Testing
     @Test func looseObjectsArePackedInTheBackground() async throws {
         let (fixture, images) = try await DatasetFixture.withImages(count: 2)
         defer { fixture.directory.remove() }
-        let committer = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), packThreshold: 1, logger: Logger(label: "test"))
+        let committer = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), packThreshold: 1, logger: testLogger)
         try await withService(committer) {
             try fixture.vote(.up, by: "r1", on: images[0])
             try await eventually("a pack") {

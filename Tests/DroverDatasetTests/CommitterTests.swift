@@ -1,8 +1,10 @@
 import DroverCore
 @testable import DroverDataset
+import DroverGit
 @testable import DroverStore
 import DroverTestSupport
 import Foundation
+import GRDB
 import Logging
 import Testing
 
@@ -23,7 +25,7 @@ struct DatasetFixture {
         self.directory = directory
         ledger = try Ledger(path: directory.path + "/drover.sqlite")
         repository = try await DatasetRepository.open(at: directory.path + "/dataset")
-        committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: Logger(label: "test"))
+        committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: testLogger)
     }
 
     /// A fixture whose committer has loaded HEAD, with one generation of `count` images recorded.
@@ -199,7 +201,7 @@ struct DatasetFixture {
             try db.execute(sql: "UPDATE image SET commitSHA = NULL")
             try db.execute(sql: "UPDATE voteEvent SET commitSHA = NULL")
         }
-        let restarted = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), logger: Logger(label: "test"))
+        let restarted = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), logger: testLogger)
         try await restarted.reconcile()
         #expect(try await restarted.commitAll().isEmpty)
         #expect(try await fixture.subjects().count == 2)
@@ -213,7 +215,7 @@ struct DatasetFixture {
         let image = try #require(try fixture.addImages(prompt: "an ox", count: 1).first)
         try fixture.vote(.up, by: "r1", on: image)
         try await fixture.committer.commitAll()
-        let restarted = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), logger: Logger(label: "test"))
+        let restarted = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), logger: testLogger)
         try await restarted.reconcile()
         try fixture.vote(.down, by: "r2", on: image)
         try await restarted.commitAll()

@@ -1,5 +1,6 @@
 import DroverCore
 @testable import DroverDataset
+import DroverGit
 import DroverStore
 import DroverTestSupport
 import Foundation

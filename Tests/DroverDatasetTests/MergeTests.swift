@@ -1,8 +1,10 @@
+import DroverGit
 import DroverCore
 @testable import DroverDataset
 @testable import DroverStore
 import DroverTestSupport
 import Foundation
+import GRDB
 import Logging
 import Testing
 
@@ -47,7 +49,7 @@ import Testing
         // committer puts them right from its ledger at start.
         let union = try await main.committedRows()
         #expect(union.contains("images/\(shared).png,Approve,r9") && union.contains("images/\(shared).png,Approve,r0"))
-        let restarted = Committer(ledger: main.ledger, repository: main.repository, doorbell: Doorbell(), logger: Logger(label: "test"))
+        let restarted = Committer(ledger: main.ledger, repository: main.repository, doorbell: Doorbell(), logger: testLogger)
         try await restarted.reconcile()
         #expect(try await main.subjects().first == "Reconcile train.csv with the ledger: 2 rows")
         let merged = try await main.committedRows()

@@ -1,3 +1,4 @@
+import DroverGit
 import DroverCore
 @testable import DroverDataset
 import DroverStore
@@ -12,9 +13,9 @@ import Testing
         defer { fixture.directory.remove() }
         let remote = fixture.directory.path + "/remote.git"
         try await Command.run("git", ["init", "-q", "--bare", remote], in: fixture.directory.path)
-        let pusher = DatasetPusher(directory: fixture.repository.directory, remote: remote, logger: Logger(label: "test"))
+        let pusher = DatasetPusher(directory: fixture.repository.directory, remote: remote, logger: testLogger)
         let committer = Committer(
-            ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), afterCommit: pusher.doorbell, logger: Logger(label: "test")
+            ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), afterCommit: pusher.doorbell, logger: testLogger
         )
         try await committer.reconcile()
         try await withService(pusher) {
@@ -33,7 +34,7 @@ import Testing
         defer { fixture.directory.remove() }
         let remote = fixture.directory.path + "/not-yet.git"
         let pusher = DatasetPusher(
-            directory: fixture.repository.directory, remote: remote, maxBackoff: .milliseconds(200), logger: Logger(label: "test")
+            directory: fixture.repository.directory, remote: remote, maxBackoff: .milliseconds(200), logger: testLogger
         )
         try await withService(pusher) {
             try await eventually("a failed push") { pusher.status.failures >= 1 }

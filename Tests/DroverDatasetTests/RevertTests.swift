@@ -1,8 +1,10 @@
 import DroverCore
 @testable import DroverDataset
+import DroverGit
 @testable import DroverStore
 import DroverTestSupport
 import Foundation
+import GRDB
 import Testing
 
 @Suite struct RevertTests {
@@ -38,7 +40,7 @@ import Testing
         try fixture.vote(.up, by: "r2", on: image)
         try await fixture.committer.commitAll()
 
-        #expect(throws: ChangeSetError.nothingToRevert("vote event \(firstEvent)"), "r1's 👍 was already replaced") {
+        #expect(throws: ChangeSetError.nothingToRevert("of event \(firstEvent)"), "r1's 👍 was already replaced") {
             try fixture.ledger.revert(.voteEvents([firstEvent]), reason: "oops")
         }
         #expect(throws: ChangeSetError.unknownVoteEvents([999])) { try fixture.ledger.revert(.voteEvents([999]), reason: "oops") }

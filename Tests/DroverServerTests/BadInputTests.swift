@@ -40,7 +40,7 @@ import Testing
     func isRefusedWithAMessageAndWritesNothing(_ input: Case) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let app = try await buildApplication(try testConfiguration(directory), logger: Logger(label: "test"))
+        let app = try await buildApplication(try testConfiguration(directory), logger: testLogger)
         try await app.test(.live) { client in
             let response = try await client.execute(
                 uri: input.uri, method: input.method, headers: [.contentType: "application/json"],

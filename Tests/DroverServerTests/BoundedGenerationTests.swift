@@ -77,7 +77,7 @@ extension TestClientProtocol {
             let configuration = try testConfiguration(
                 directory, ["DROVER_GENERATOR": "openai", "DROVER_GENERATOR_URL": url].merging(settings) { $1 }
             )
-            let app = try await buildApplication(configuration, logger: Logger(label: "test"))
+            let app = try await buildApplication(configuration, logger: testLogger)
             try await app.test(.ahc(.http), test)
         }
     }

@@ -1,4 +1,5 @@
 import DroverDataset
+import DroverGit
 import DroverTestSupport
 import Foundation
 import HTTPTypes

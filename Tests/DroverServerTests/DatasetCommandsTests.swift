@@ -1,11 +1,15 @@
 import AsyncHTTPClient
+import DroverCore
 import DroverDataset
+import DroverGit
 @testable import DroverServer
 import DroverTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import NIOFoundationEssentialsCompat
+import NIOHTTP1
 import Testing
 
 /// The dataset commands of the real `drover` binary, against a running server and without one,
@@ -48,7 +52,7 @@ import Testing
         server.executableURL = URL(filePath: droverBinary)
         server.arguments = ["serve", "--rater-hash", "sha256-6"]
         server.environment = ProcessInfo.processInfo.environment.merging([
-            "DROVER_DATA_DIR": directory.path, "DROVER_PORT": "\(port)", "LOG_LEVEL": "warning",
+            "DROVER_DATA_DIR": directory.path, "DROVER_PORT": "\(port)", "LOG_LEVEL": "critical",
         ]) { $1 }
         try server.run()
         defer {
@@ -78,10 +82,13 @@ import Testing
         defer { directory.remove() }
         let remote = directory.path + "/remote.git"
         try await Command.run("git", ["init", "-q", "--bare", remote], in: directory.path)
-        let app = try await buildApplication(try testConfiguration(directory, ["DROVER_DATASET_REMOTE": remote]), logger: Logger(label: "test"))
+        let app = try await buildApplication(try testConfiguration(directory, ["DROVER_DATASET_REMOTE": remote]), logger: testLogger)
         try await app.test(.live) { client in
             let generation = try await client.post("/api/generations", json: #"{"prompt": "an ox", "n": 2, "seed": 1}"#)
             let ids = try #require((try generation.json()["images"] as? [[String: String]])?.compactMap { $0["id"] })
+            let unvoted = try await client.execute(uri: "/api/stats", method: .get).json()
+            #expect((unvoted["agreement"] as? [String: Any])?["krippendorff_alpha"] is NSNull, "undefined is written as null, not left out")
+            #expect((unvoted["model_versions"] as? [[String: Any]])?.first?["approval_rate"] is NSNull)
             for (rater, rating) in [("ann", "up"), ("bob", "down")] {
                 _ = try await client.post("/api/votes", json: #"{"image_id": "\#(ids[0])", "rater": "\#(rater)", "rating": "\#(rating)"}"#)
             }
@@ -119,6 +126,6 @@ let droverBinary = ProcessInfo.processInfo.environment["DROVER_BIN"] ?? packageR
 /// Runs `drover <arguments>` on a data directory and returns what it printed.
 func drover(_ arguments: [String], dataDirectory: String) async throws -> String {
     try await Command.run(droverBinary, arguments, in: dataDirectory, environment: [
-        "DROVER_DATA_DIR": dataDirectory, "DROVER_RATER_SALT": "pepper", "LOG_LEVEL": "warning",
+        "DROVER_DATA_DIR": dataDirectory, "DROVER_RATER_SALT": "pepper", "LOG_LEVEL": "critical",
     ])
 }

@@ -1,13 +1,13 @@
 import DroverCore
+import DroverGit
 import DroverServer
 import DroverTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
-import HTTPTypes
 import HummingbirdTesting
 import Logging
+import NIOCore
 import Testing
 
 @Suite struct EndToEndTests {
@@ -16,7 +16,7 @@ import Testing
     @Test func generateVoteChangeRetract() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let app = try await buildApplication(try testConfiguration(directory), logger: Logger(label: "test"))
+        let app = try await buildApplication(try testConfiguration(directory), logger: testLogger)
         let alice = RaterPseudonymizer(salt: Array("pepper".utf8)).pseudonym(team: "web", user: "alice")
 
         try await app.test(.live) { client in
@@ -67,7 +67,7 @@ import Testing
     @Test func theSameIdempotencyKeyVotesOnce() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let app = try await buildApplication(try testConfiguration(directory), logger: Logger(label: "test"))
+        let app = try await buildApplication(try testConfiguration(directory), logger: testLogger)
         try await app.test(.live) { client in
             let generation = try await client.post("/api/generations", json: #"{"prompt": "an ox", "seed": 1}"#)
             let imageID = try #require((try generation.json()["images"] as? [[String: String]])?.first?["id"])
@@ -85,7 +85,7 @@ import Testing
     @Test func healthReportsEachPart() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let app = try await buildApplication(try testConfiguration(directory), logger: Logger(label: "test"))
+        let app = try await buildApplication(try testConfiguration(directory), logger: testLogger)
         try await app.test(.live) { client in
             let health = try await client.execute(uri: "/healthz", method: .get)
             #expect(health.status == .ok)

@@ -1,3 +1,4 @@
+import DroverTestSupport
 import DroverSlack
 import Foundation
 import Hummingbird
@@ -124,9 +125,9 @@ final class FakeSlack: Sendable {
             },
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in fake.port.withLock { $0 = channel.localAddress?.port ?? 0 } },
-            logger: Logger(label: "fake-slack")
+            logger: testLogger
         )
-        let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "fake-slack")))
+        let group = ServiceGroup(configuration: .init(services: [app], logger: testLogger))
         let running = Task { try await group.run() }
         defer { running.cancel() }
         try await waitUntil { fake.port.withLock { $0 } != 0 }

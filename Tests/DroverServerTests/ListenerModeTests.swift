@@ -1,11 +1,13 @@
 import DroverCore
 import DroverGenerators
+import DroverGit
 import DroverServer
 import DroverTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Synchronization
 import Testing
 
 @Suite struct ListenerModeTests {

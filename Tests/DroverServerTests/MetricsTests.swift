@@ -11,7 +11,7 @@ import Testing
     @Test func prometheusTextCountsRequestsVotesGenerationsAndCommits() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let app = try await buildApplication(try testConfiguration(directory), logger: Logger(label: "test"))
+        let app = try await buildApplication(try testConfiguration(directory), logger: testLogger)
         try await app.test(.live) { client in
             let generation = try await client.post("/api/generations", json: #"{"prompt": "an ox", "seed": 2}"#)
             let imageID = try #require((try generation.json()["images"] as? [[String: String]])?.first?["id"])

@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import DroverTestSupport
 import Foundation
 import NIOCore
+import NIOFoundationEssentialsCompat
+import NIOHTTP1
 
 /// `drover serve` as a real child process on 127.0.0.1, for tests that kill it.
 final class ServerProcess: @unchecked Sendable {
@@ -16,7 +18,7 @@ final class ServerProcess: @unchecked Sendable {
         process.executableURL = URL(filePath: binary)
         process.arguments = ["serve"]
         process.environment = ProcessInfo.processInfo.environment.merging([
-            "DROVER_DATA_DIR": dataDirectory, "DROVER_PORT": "\(port)", "DROVER_RATER_SALT": "pepper", "LOG_LEVEL": "warning",
+            "DROVER_DATA_DIR": dataDirectory, "DROVER_PORT": "\(port)", "DROVER_RATER_SALT": "pepper", "LOG_LEVEL": "critical",
         ].merging(environment) { $1 }) { $1 }
         if let logFile {
             if !FileManager.default.fileExists(atPath: logFile) { _ = FileManager.default.createFile(atPath: logFile, contents: nil) }

@@ -1,4 +1,5 @@
 import DroverCore
+import DroverGit
 import DroverSlack
 import DroverTestSupport
 import Foundation

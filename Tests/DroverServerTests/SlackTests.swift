@@ -1,4 +1,5 @@
 import DroverCore
+import DroverGit
 import DroverServer
 import DroverSlack
 import DroverTestSupport
@@ -21,7 +22,7 @@ let signingSecret = "test-signing-secret"
 func slackApp(_ directory: TemporaryDirectory, _ fake: FakeSlack, _ extra: [String: String] = [:]) async throws -> some ApplicationProtocol {
     try await buildApplication(try testConfiguration(directory, [
         "SLACK_BOT_TOKEN": FakeSlack.botToken, "SLACK_SIGNING_SECRET": signingSecret, "SLACK_API_URL": fake.apiURL,
-    ].merging(extra) { $1 }), logger: Logger(label: "test"))
+    ].merging(extra) { $1 }), logger: testLogger)
 }
 
 /// A count read from the server's ledger in `directory`, through a read-only connection of its own.

@@ -1,4 +1,5 @@
 import DroverCore
+import DroverGit
 import DroverServer
 import DroverSlack
 import DroverTestSupport
@@ -6,6 +7,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Synchronization
 import Testing
 
 /// Drover in Socket Mode against `fake`: no signing secret, no public URL.
@@ -13,7 +15,7 @@ func socketModeApp(_ directory: TemporaryDirectory, _ fake: FakeSlack) async thr
     try await buildApplication(try testConfiguration(directory, [
         "SLACK_BOT_TOKEN": FakeSlack.botToken, "SLACK_APP_TOKEN": FakeSlack.appToken, "SLACK_API_URL": fake.apiURL,
         "SLACK_SOCKET_PING_MS": "300",
-    ]), logger: Logger(label: "test"))
+    ]), logger: testLogger)
 }
 
 /// Socket Mode payloads: what HTTP mode would have POSTed, as JSON.

@@ -1,4 +1,6 @@
+import DroverCore
 import DroverDataset
+import DroverGit
 import DroverServer
 import DroverTestSupport
 import Foundation
@@ -7,6 +9,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import NIOFoundationEssentialsCompat
 import Testing
 
 /// Settings for a server in `directory`: a random port, a fixed rater salt.

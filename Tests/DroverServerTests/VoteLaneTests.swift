@@ -46,7 +46,7 @@ private struct VoteLaneFixture {
     func lane(batchLimit: Int) -> VoteLane {
         let announcer = VoteAnnouncer(metrics: DroverMetrics(), committerDoorbell: committerDoorbell, tallies: nil)
         var lane = VoteLane(
-            inbox: inbox, ledger: ledger, pseudonymizer: RaterPseudonymizer(salt: Array("pepper".utf8)), announcer: announcer, logger: Logger(label: "test")
+            inbox: inbox, ledger: ledger, pseudonymizer: RaterPseudonymizer(salt: Array("pepper".utf8)), announcer: announcer, logger: testLogger
         )
         lane.batchLimit = batchLimit
         return lane

@@ -1,9 +1,12 @@
 import DroverCore
+import DroverGit
 import DroverServer
 import DroverTestSupport
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import Logging
+import NIOCore
 import Testing
 
 /// Drover with `DROVER_GENERATOR=openai` pointed at the real bundled worker (a tiny random pipeline
@@ -21,7 +24,7 @@ import Testing
         #expect(workerModel == model)
 
         let configuration = try testConfiguration(directory, ["DROVER_GENERATOR": "openai", "DROVER_GENERATOR_URL": worker.url])
-        let app = try await buildApplication(configuration, logger: Logger(label: "test"))
+        let app = try await buildApplication(configuration, logger: testLogger)
         let alice = RaterPseudonymizer(salt: Array("pepper".utf8)).pseudonym(team: "web", user: "alice")
         try await app.test(.live) { client in
             let generation = try await client.post(

@@ -1,7 +1,10 @@
+import DroverGit
 import AsyncHTTPClient
 import DroverDataset
 import DroverTestSupport
 import Foundation
+import NIOCore
+import NIOHTTP1
 
 /// The bundled diffusers worker (`python -m drover_worker`) as a child process on 127.0.0.1,
 /// serving a tiny random Stable Diffusion pipeline on the CPU; nothing is downloaded.

@@ -1,3 +1,4 @@
+import DroverCore
 @testable import DroverStore
 import DroverTestSupport
 import Foundation

@@ -2,6 +2,7 @@
 import DroverTestSupport
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 /// Not a check: with `DROVER_BENCH_INBOX=1`, prints how many deliveries/s 64 concurrent writers

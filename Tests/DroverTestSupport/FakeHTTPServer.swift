@@ -11,7 +11,7 @@ public func withHTTPServer<Value: Sendable>(
     _ router: Router<BasicRequestContext>, _ body: (_ baseURL: String) async throws -> Value
 ) async throws -> Value {
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-    let logger = Logger(label: "fake-backend")
+    let logger = testLogger
     let app = Application(
         router: router,
         configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fake-backend"),

@@ -1,6 +1,8 @@
 import DroverCore
 import DroverDataset
+import DroverGit
 import Foundation
+import Logging
 
 /// A fresh directory under the system's temporary directory, removed by ``remove()``.
 public struct TemporaryDirectory: Sendable {
@@ -55,3 +57,12 @@ public func runPython(_ script: String, _ arguments: [String] = []) async throws
 
 /// The tests' deterministic generator, so that a failing generated case can be replayed from its seed.
 public typealias SplitMix = SplitMix64
+
+/// The tests' logger: only critical messages, so that the errors tests provoke on purpose (a
+/// failing backend, a refused request) stay out of the output and a real failure stands out.
+/// Tests that check what is logged capture it themselves.
+public let testLogger: Logger = {
+    var logger = Logger(label: "test")
+    logger.logLevel = .critical
+    return logger
+}()

@@ -4,6 +4,7 @@ import DroverStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 
 /// The JSON API used by the page and by scripts: generate, vote, list images and commits.
 struct APIController {

@@ -19,18 +19,36 @@ struct HealthController {
                 case ok, error
                 case inboxDepth = "inbox_depth"
             }
+
+            /// Every field is written, an absent one as `null`.
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(ok, forKey: .ok)
+                try container.encode(inboxDepth, forKey: .inboxDepth)
+                try container.encode(error, forKey: .error)
+            }
         }
         struct Dataset: Encodable {
             var ok: Bool
             var lastCommit: String?
             var commits: Int
             var error: String?
-            /// The background push to `DROVER_DATASET_REMOTE`; absent when none is set. A failing
+            /// The background push to `DROVER_DATASET_REMOTE`; `null` when none is set. A failing
             /// push does not make Drover unready: votes and commits go on, and it is retried.
             var push: DatasetPusher.Status?
             enum CodingKeys: String, CodingKey {
                 case ok, commits, error, push
                 case lastCommit = "last_commit"
+            }
+
+            /// Every field is written, an absent one as `null`.
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(ok, forKey: .ok)
+                try container.encode(lastCommit, forKey: .lastCommit)
+                try container.encode(commits, forKey: .commits)
+                try container.encode(error, forKey: .error)
+                try container.encode(push, forKey: .push)
             }
         }
         struct Generator: Encodable {
@@ -44,6 +62,17 @@ struct HealthController {
                 case ok, backend, model, queued
                 case inFlight = "in_flight"
                 case lastError = "last_error"
+            }
+
+            /// Every field is written, an absent one as `null`.
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(ok, forKey: .ok)
+                try container.encode(backend, forKey: .backend)
+                try container.encode(model, forKey: .model)
+                try container.encode(inFlight, forKey: .inFlight)
+                try container.encode(queued, forKey: .queued)
+                try container.encode(lastError, forKey: .lastError)
             }
         }
         var status: String

@@ -2,6 +2,7 @@ import DroverSlack
 import Foundation
 import Hummingbird
 import Logging
+import NIOFoundationEssentialsCompat
 
 /// Slack over HTTP: `/slack/events`, `/slack/commands` and `/slack/interactivity`, through the
 /// router like every other route. Each request's signature is checked first

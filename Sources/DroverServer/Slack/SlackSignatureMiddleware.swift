@@ -1,6 +1,7 @@
 import DroverSlack
 import HTTPTypes
 import Hummingbird
+import Logging
 
 /// Verifies Slack's signature over the raw body of every `/slack/...` request before anything
 /// parses it; a missing, malformed, stale or wrong signature is a 401 and nothing is read further.

@@ -70,6 +70,6 @@ struct MainBranch: Sendable {
 
 /// The dataset's branch was moved by someone other than the committer (a merge, a commit by
 /// hand); the committer reloads from the new HEAD and commits again on top of it.
-struct RepositoryMovedError: Error, CustomStringConvertible {
-    var description: String
+public struct RepositoryMovedError: Error, CustomStringConvertible {
+    public var description: String
 }

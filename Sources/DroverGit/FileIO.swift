@@ -4,14 +4,14 @@ import Synchronization
 
 /// Whole-file reads and writes with plain POSIX calls: on Linux several times faster than
 /// Foundation's (`Data.write`, `FileManager.createFile`), which matters on the commit path.
-enum FileIO {
+public enum FileIO {
     /// Writes `bytes` to a new file at `path`. A file this call created is removed again if
     /// writing it fails, so that a half-written file (or a lock file) is never left behind.
     /// - Parameters:
     ///   - exclusive: fail with ``FileExistsError`` if the file exists (`O_EXCL`), else replace its contents.
     ///   - durable: `fsync` the file before returning, so that its bytes survive a power cut
     ///     (its name still needs its directory synced, ``sync(_:)-(String)``).
-    static func write(_ bytes: some ContiguousBytes, to path: String, mode: mode_t = 0o644, exclusive: Bool = false, durable: Bool = false) throws {
+    public static func write(_ bytes: some ContiguousBytes, to path: String, mode: mode_t = 0o644, exclusive: Bool = false, durable: Bool = false) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC), mode)
         guard descriptor >= 0 else {
             if errno == EEXIST { throw FileExistsError(path: path) }
@@ -36,7 +36,7 @@ enum FileIO {
 
     /// `fsync`s files and directories (a directory's sync makes the names created, renamed or
     /// removed in it durable), concurrently: the filesystem serves them in few journal commits.
-    static func sync(_ paths: [String]) throws {
+    public static func sync(_ paths: [String]) throws {
         guard paths.count > 1 else { return try paths.first.map(sync) ?? () }
         let failures = Mutex<[String]>([])
         let group = DispatchGroup()
@@ -50,7 +50,7 @@ enum FileIO {
     }
 
     /// `fsync`s one file or directory.
-    static func sync(_ path: String) throws {
+    public static func sync(_ path: String) throws {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw GitWriteError("cannot open \(path) (errno \(errno))") }
         defer { close(descriptor) }
@@ -61,7 +61,7 @@ enum FileIO {
     private static let syncQueue = DispatchQueue(label: "drover.fsync", attributes: .concurrent)
 
     /// Appends `bytes` to the file at `path`, creating it if needed.
-    static func append(_ bytes: some ContiguousBytes, to path: String) throws {
+    public static func append(_ bytes: some ContiguousBytes, to path: String) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw GitWriteError("cannot open \(path) (errno \(errno))") }
         defer { close(descriptor) }
@@ -70,7 +70,7 @@ enum FileIO {
     }
 
     /// The whole file at `path`; `nil` if it does not exist.
-    static func read(_ path: String) throws -> [UInt8]? {
+    public static func read(_ path: String) throws -> [UInt8]? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             if errno == ENOENT { return nil }
@@ -91,7 +91,7 @@ enum FileIO {
 }
 
 /// ``FileIO/write(_:to:mode:exclusive:durable:)`` found the file it was to create (a lock held).
-struct FileExistsError: Error, CustomStringConvertible {
-    var path: String
-    var description: String { "\(path) exists" }
+public struct FileExistsError: Error, CustomStringConvertible {
+    public var path: String
+    public var description: String { "\(path) exists" }
 }

@@ -17,9 +17,22 @@ public struct Git: Sendable {
 
     private static let fixedOptions = ["-c", "commit.gpgSign=false", "-c", "core.autocrlf=false", "-c", "core.quotePath=false"]
 
+    /// The user's global and system configuration are not read (a `~/.gitconfig` with
+    /// `core.autocrlf`, `init.defaultRefFormat = reftable`, hooks or signing must not change the
+    /// dataset); the repository's own `.git/config` still is.
     private static let environment = [
         "GIT_AUTHOR_NAME": "Drover", "GIT_AUTHOR_EMAIL": "drover@localhost",
         "GIT_COMMITTER_NAME": "Drover", "GIT_COMMITTER_EMAIL": "drover@localhost",
+        "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C",
     ]
+
+    /// Creates the repository on branch `main` with SHA-1 objects and files refs, the format
+    /// ``CommitWriter`` writes — pinned, so that a newer git's defaults cannot change it.
+    public func initialize() async throws {
+        // git 2.45 added --ref-format; older versions know only files refs.
+        let version = try await run(["version"]).split(separator: " ").last.map { $0.split(separator: ".").compactMap { Int($0.prefix { $0.isNumber }) } }
+        let knowsRefFormats = (version ?? []).lexicographicallyPrecedes([2, 45]) == false
+        try await run(["init", "-q", "-b", "main", "--object-format=sha1"] + (knowsRefFormats ? ["--ref-format=files"] : []))
+    }
 }

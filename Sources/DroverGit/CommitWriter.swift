@@ -7,7 +7,11 @@ import Synchronization
 /// and `.git/index` rewritten — git's own steps (`hash-object -w`, `write-tree`, `commit-tree`,
 /// `update-ref`, `update-index`), in one process. What HEAD and the index hold is loaded from git
 /// once, and again after ``reset()``.
-final class CommitWriter: Sendable {
+///
+/// Written by hand because no maintained Swift library writes git objects, and starting `git`
+/// for each commit costs more than the commit (`benchmarks/commit`); the rest of Drover uses
+/// the git CLI (``Git``).
+public final class CommitWriter: Sendable {
     private struct State {
         var head: String
         var index: IndexEntries
@@ -19,7 +23,8 @@ final class CommitWriter: Sendable {
     private let state = Mutex<State?>(nil)
     private let unpacked = Mutex(0)
 
-    init(git: Git) {
+    /// A writer for the repository `git` runs in (files refs, SHA-1 objects).
+    public init(git: Git) {
         self.git = git
         objects = LooseObjects(directory: git.directory + "/.git/objects")
         branch = MainBranch(gitDirectory: git.directory + "/.git")
@@ -27,15 +32,15 @@ final class CommitWriter: Sendable {
 
     /// Bytes of loose objects written since ``didPack()``: the committer packs them now and then,
     /// as `git commit` would have with `gc --auto`.
-    var unpackedBytes: Int { unpacked.withLock { $0 } }
+    public var unpackedBytes: Int { unpacked.withLock { $0 } }
 
     /// Says that the loose objects written so far are in a pack now.
-    func didPack(_ bytes: Int) {
+    public func didPack(_ bytes: Int) {
         unpacked.withLock { $0 = max(0, $0 - bytes) }
     }
 
     /// Forgets what was loaded: the next commit reads HEAD and the index from git again.
-    func reset() {
+    public func reset() {
         state.withLock { $0 = nil }
     }
 
@@ -43,7 +48,7 @@ final class CommitWriter: Sendable {
     /// - Returns: the new commit's id.
     /// - Throws: ``RepositoryMovedError`` if `main` moved since it was loaded (the state is
     ///   dropped, so the caller may reload and retry), or ``GitWriteError``.
-    func commit(paths: [String], message: String, at date: Date = Date()) async throws -> String {
+    public func commit(paths: [String], message: String, at date: Date = Date()) async throws -> String {
         var current = try await loaded()
         do {
             var stored = 0

@@ -99,7 +99,7 @@ final class LooseObjects: Sendable {
 }
 
 /// The dataset's repository could not be written; the message says where.
-struct GitWriteError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct GitWriteError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
