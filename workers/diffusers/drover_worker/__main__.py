@@ -1,57 +1,53 @@
-"""Entry point: ``python -m drover_worker --model <hub id or dir> [...]``."""
+"""Entry point: ``python -m drover_worker --model <hub id or dir> [...]``, served by uvicorn."""
 
 from __future__ import annotations
 
-import signal
+import socket
 import sys
-import threading
 from typing import Optional, Sequence
 
-from .batching import DynamicBatcher
+import uvicorn
+
+from .app import create_app
 from .config import parse_args
-from .pipeline import ModelLoadError, load_pipeline
-from .server import WorkerApp, make_server
+from .pipeline import ModelLoadError
+from .service import ImageService
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Load the model, start the batcher and serve HTTP until SIGINT/SIGTERM."""
+    """Load the model, then serve HTTP with uvicorn until SIGINT/SIGTERM.
+
+    Exit status 2: the model or an adapter cannot be loaded; 3: the address is taken.
+    """
     config = parse_args(argv)
     print(f"drover-worker: loading {config.model!r} (device={config.device})",
           file=sys.stderr, flush=True)
     try:
-        runner = load_pipeline(config.model, config.device, config.safety_checker)
+        service = ImageService.load(config)
     except ModelLoadError as exc:
         print(f"drover-worker: error: {exc}", file=sys.stderr, flush=True)
         return 2
-
-    batcher = DynamicBatcher(runner.run_batch, max_batch=config.max_batch,
-                             batch_wait_s=config.batch_wait_ms / 1000.0,
-                             max_queue=config.max_queue)
-    app = WorkerApp(config, batcher, runner.device, runner.dtype_name)
     try:
-        server = make_server(app, config.host, config.port)
+        sock = socket.create_server((config.host, config.port))
     except OSError as exc:
+        service.close()
         print(f"drover-worker: error: cannot listen on {config.host}:{config.port}: {exc}",
               file=sys.stderr, flush=True)
         return 3
-    batcher.start()
-
-    def _stop(signum, _frame):
-        print(f"drover-worker: signal {signum}, shutting down", file=sys.stderr, flush=True)
-        # shutdown() blocks until serve_forever returns, so call it from another thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    host, port = server.server_address[:2]
-    print(f"drover-worker: serving {config.model!r} on http://{host}:{port} "
+    host, port = sock.getsockname()[:2]
+    runner = service.runner
+    print(f"drover-worker: serving {config.base_model_name!r} "
+          f"(adapters: {', '.join(service.catalog.adapters) or 'none'}) on http://{host}:{port} "
           f"(device={runner.device}, dtype={runner.dtype_name}, max_batch={config.max_batch}, "
           f"batch_wait_ms={config.batch_wait_ms:g})", file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(config, service), log_level="warning", access_log=config.access_log,
+        timeout_graceful_shutdown=30))
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.run(sockets=[sock])  # handles SIGINT/SIGTERM: stops accepting, drains, returns
     finally:
-        batcher.stop(timeout=30)
-        server.server_close()
+        service.close()
+        sock.close()
     return 0
 
 

@@ -36,21 +36,23 @@ class ApiError(Exception):
     """An error answered to the client as OpenAI-shaped JSON."""
 
     def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 param: Optional[str] = None):
+                 param: Optional[str] = None, code: Optional[str] = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.type = type
         self.param = param
+        self.code = code
 
     def body(self) -> dict:
         """The JSON body: ``{"error": {"message", "type", "param", "code"}}``."""
-        return error_body(self.message, self.type, self.param)
+        return error_body(self.message, self.type, self.param, self.code)
 
 
-def error_body(message: str, type: str, param: Optional[str] = None) -> dict:
+def error_body(message: str, type: str, param: Optional[str] = None,
+               code: Optional[str] = None) -> dict:
     """Build an OpenAI-shaped error object."""
-    return {"error": {"message": message, "type": type, "param": param, "code": None}}
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,13 @@ class GenerationRequest:
     seed_given: bool
     model: Optional[str] = None
 
-    @property
-    def key(self) -> BatchKey:
-        """Settings that decide which requests may share a pipeline call."""
-        return BatchKey(self.width, self.height, self.num_inference_steps, self.guidance_scale)
+    def batch_key(self, adapter: Optional[str]) -> BatchKey:
+        """Settings that decide which requests may share a pipeline call.
+
+        ``adapter`` is the LoRA adapter ``model`` resolved to (``None``: the base model).
+        """
+        return BatchKey(self.width, self.height, self.num_inference_steps, self.guidance_scale,
+                        adapter)
 
     def image_specs(self) -> List[ImageSpec]:
         """One spec per image; image ``i`` uses seed ``seed + i``."""

@@ -7,6 +7,9 @@ FIFO queue.  The worker takes the oldest job, then keeps collecting images from
 ONE call of ``run_batch``.  Incompatible jobs stay queued, in order, for a later
 call.  A job asking for more images than ``max_batch`` is split over several
 calls; every job gets exactly its own images back, in order.
+
+The LoRA adapter is part of :class:`BatchKey`: diffusers activates adapters for a
+whole pipeline call, so requests for different adapters never share one.
 """
 
 from __future__ import annotations
@@ -15,17 +18,21 @@ import collections
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, List, Optional, Protocol, Sequence, Tuple
 
 
 @dataclass(frozen=True)
 class BatchKey:
-    """Settings that must be equal for images to share one pipeline call."""
+    """Settings that must be equal for images to share one pipeline call.
+
+    ``adapter`` is the LoRA adapter's name, or ``None`` for the base model.
+    """
 
     width: int
     height: int
     num_inference_steps: int
     guidance_scale: float
+    adapter: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,14 @@ class BatcherStoppedError(Exception):
     """Raised for jobs that cannot run because the batcher is stopping."""
 
 
+class BatchObserver(Protocol):
+    """Told about every pipeline call (metrics); called on the worker thread, must not block."""
+
+    def batch_done(self, key: BatchKey, n_images: int, queue_waits_s: Sequence[float],
+                   call_s: float, ok: bool) -> None:
+        """``queue_waits_s``: for each job in the call, seconds from submit to dispatch."""
+
+
 class Job:
     """One request: some images with common settings, and a place for their results."""
 
@@ -59,6 +74,8 @@ class Job:
         self._next = 0  # index of the next image not yet handed to a pipeline call
         self._pending = len(self.images)  # images not yet finished
         self._done = threading.Event()
+        self._callbacks: List[Callable[["Job"], None]] = []
+        self._callbacks_lock = threading.Lock()
 
     @property
     def undispatched(self) -> int:
@@ -68,6 +85,18 @@ class Job:
     def done(self) -> bool:
         """True once every image finished or the job failed."""
         return self._done.is_set()
+
+    def add_done_callback(self, callback: Callable[["Job"], None]) -> None:
+        """Call ``callback(job)`` once the job is finished (at once if it already is).
+
+        It runs on the thread that finishes the job (usually the batcher's), so it must
+        only hand the news on, e.g. with ``loop.call_soon_threadsafe``.
+        """
+        with self._callbacks_lock:
+            if not self._done.is_set():
+                self._callbacks.append(callback)
+                return
+        callback(self)
 
     def wait(self, timeout: Optional[float] = None) -> List[Any]:
         """Block until the job is finished; return its results in image order.
@@ -85,12 +114,21 @@ class Job:
         self.results[start:start + len(results)] = results
         self._pending -= len(results)
         if self._pending == 0:
-            self._done.set()
+            self._finish()
 
     def _fail(self, error: BaseException) -> None:
         if self.error is None:
             self.error = error
-        self._done.set()
+        self._finish()
+
+    def _finish(self) -> None:
+        with self._callbacks_lock:
+            if self._done.is_set():
+                return
+            self._done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(self)
 
 
 #: ``run_batch(key, specs) -> results`` with ``len(results) == len(specs)``.
@@ -105,7 +143,8 @@ class DynamicBatcher:
 
     def __init__(self, run_batch: RunBatch, *, max_batch: int = 8,
                  batch_wait_s: float = 0.02, max_queue: int = 64,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 observer: Optional[BatchObserver] = None):
         if max_batch < 1 or max_queue < 1 or batch_wait_s < 0:
             raise ValueError("max_batch and max_queue must be >= 1, batch_wait_s >= 0")
         self._run_batch = run_batch
@@ -113,6 +152,7 @@ class DynamicBatcher:
         self.batch_wait_s = batch_wait_s
         self.max_queue = max_queue
         self._clock = clock
+        self._observer = observer
         self._queue: Deque[Job] = collections.deque()
         self._cond = threading.Condition()
         self._stopping = False
@@ -151,6 +191,23 @@ class DynamicBatcher:
             self._queue.append(job)
             self._cond.notify_all()
         return job
+
+    def cancel(self, job: Job) -> bool:
+        """Drop ``job`` if none of its images was handed to a pipeline call yet.
+
+        Returns True if it was dropped (it then fails with :class:`BatcherStoppedError`);
+        False if it is already running or finished, and then it runs to the end.
+        """
+        with self._cond:
+            if job not in self._queue or job.undispatched != len(job.images):
+                return False
+            self._queue.remove(job)
+        job._fail(BatcherStoppedError("request cancelled before it ran"))
+        return True
+
+    def alive(self) -> bool:
+        """True while the worker thread runs and the batcher is not stopping."""
+        return self._thread is not None and self._thread.is_alive() and not self._stopping
 
     def queue_depth(self) -> int:
         """Number of requests waiting (not yet completely handed to a pipeline call)."""
@@ -213,21 +270,31 @@ class DynamicBatcher:
         return taken
 
     def _execute(self, key: BatchKey, slices: List[_Slice], n_images: int) -> None:
+        """Run one pipeline call, tell the observer, then hand out results or the error."""
         specs: List[ImageSpec] = []
         for job, start, end in slices:
             specs.extend(job.images[start:end])
+        started = self._clock()
+        # A job's wait ends when its first image is dispatched (a split job waits once).
+        waits = [started - job.enqueued_at for job, start, _ in slices if start == 0]
+        error: Optional[BaseException] = None
         try:
             results = list(self._run_batch(key, specs))
             if len(results) != len(specs):
                 raise RuntimeError(
                     f"pipeline returned {len(results)} images for {len(specs)} prompts")
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the callers
+            error = exc
+        if self._observer is not None:
+            self._observer.batch_done(key, n_images, waits, self._clock() - started,
+                                      error is None)
+        if error is not None:
             with self._cond:
                 self.pipeline_calls += 1
                 self.failed_calls += 1
                 self.in_flight = 0
                 for job, _, _ in slices:
-                    job._fail(exc)
+                    job._fail(error)
                     if job in self._queue:  # rest of a split job: drop it too
                         self._queue.remove(job)
             return

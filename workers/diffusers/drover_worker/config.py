@@ -1,13 +1,23 @@
-"""Command-line configuration of the worker."""
+"""Command-line configuration of the worker.
+
+The command line is the one configuration surface: ``python -m drover_worker``, the
+Modal app and the Ray Serve app all parse the same arguments.  The bearer key is the
+exception: it comes from the environment (``DROVER_WORKER_API_KEY``), so it never
+shows in a process list.
+"""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
-from typing import Optional, Sequence
+import os
+import shlex
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence, Tuple
 
 #: Largest number of images one request may ask for (OpenAI's ``n``).
 MAX_IMAGES_PER_REQUEST = 8
+#: Environment variable holding the bearer key clients must send (unset: no key needed).
+API_KEY_ENV = "DROVER_WORKER_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,16 @@ class WorkerConfig:
     default_guidance_scale: float = 7.5
     max_body_bytes: int = 64 * 1024
     access_log: bool = False
+    served_model_name: Optional[str] = None
+    loras: Tuple[Tuple[str, str], ...] = ()
+    lora_dirs: Tuple[str, ...] = ()
+    request_timeout_s: float = 600.0
+    api_key: Optional[str] = field(default=None, repr=False)
+
+    @property
+    def base_model_name(self) -> str:
+        """The name clients use (the ``model`` field) for the base pipeline."""
+        return self.served_model_name or self.model
 
 
 def _positive_int(text: str) -> int:
@@ -53,6 +73,20 @@ def _steps(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 150:
         raise argparse.ArgumentTypeError(f"must be in 1..150, got {value}")
+    return value
+
+
+def _lora_spec(text: str) -> Tuple[str, str]:
+    name, sep, directory = text.partition("=")
+    if not sep or not name or not directory:
+        raise argparse.ArgumentTypeError(f"expected NAME=DIR, got {text!r}")
+    return name, directory
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
 
@@ -85,12 +119,28 @@ def build_arg_parser() -> argparse.ArgumentParser:
                    help="largest accepted request body; larger ones get 413")
     p.add_argument("--access-log", action="store_true",
                    help="log every request to stderr")
+    p.add_argument("--served-model-name", default=None,
+                   help="name of the base model in the API's model field (default: --model)")
+    p.add_argument("--lora", type=_lora_spec, action="append", default=[],
+                   metavar="NAME=DIR",
+                   help="load the LoRA adapter in DIR (pytorch_lora_weights.safetensors) "
+                   "as model NAME; repeatable")
+    p.add_argument("--lora-dir", action="append", default=[], metavar="DIR",
+                   help="load every subdirectory of DIR as an adapter named after it; "
+                   "repeatable")
+    p.add_argument("--request-timeout-s", type=_positive_float, default=600.0,
+                   help="longest a generation request may wait and run; then 504")
     return p
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> WorkerConfig:
-    """Parse command-line arguments into a :class:`WorkerConfig` (exits on bad usage)."""
+def parse_args(argv: Optional[Sequence[str]] = None,
+               environ: Optional[Mapping[str, str]] = None) -> WorkerConfig:
+    """Parse command-line arguments into a :class:`WorkerConfig` (exits on bad usage).
+
+    The bearer key is read from ``environ`` (default ``os.environ``), key ``API_KEY_ENV``.
+    """
     ns = build_arg_parser().parse_args(argv)
+    env = os.environ if environ is None else environ
     return WorkerConfig(
         model=ns.model,
         host=ns.host,
@@ -104,4 +154,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> WorkerConfig:
         default_guidance_scale=ns.default_guidance_scale,
         max_body_bytes=ns.max_body_bytes,
         access_log=ns.access_log,
+        served_model_name=ns.served_model_name,
+        loras=tuple(ns.lora),
+        lora_dirs=tuple(ns.lora_dir),
+        request_timeout_s=ns.request_timeout_s,
+        api_key=env.get(API_KEY_ENV) or None,
     )
+
+
+def parse_arg_string(args: str, environ: Optional[Mapping[str, str]] = None) -> WorkerConfig:
+    """Parse a shell-quoted argument string (how Modal and Ray Serve pass the settings)."""
+    return parse_args(shlex.split(args), environ)

@@ -1,9 +1,10 @@
-"""Loading the Stable Diffusion pipeline and running one batch on it."""
+"""Loading the Stable Diffusion pipeline (and its LoRA adapters) and running one batch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .batching import BatchKey, ImageSpec
 
@@ -27,12 +28,36 @@ def resolve_device(requested: str) -> str:
 
 @dataclass
 class PipelineRunner:
-    """One loaded pipeline on one device.  Only the batcher's worker thread calls it."""
+    """One loaded pipeline on one device.  Only the batcher's worker thread calls it.
+
+    ``adapters`` are the LoRA adapters loaded into ``pipe`` (by name).  Before each call
+    the runner activates the batch's adapter, or disables LoRA for the base model; the
+    time that takes is passed to ``on_switch`` (only when the adapter changes).
+    """
 
     pipe: Any
     model: str
     device: str
     dtype_name: str
+    adapters: Tuple[str, ...] = ()
+    on_switch: Optional[Callable[[float], None]] = None
+    _active: Optional[str] = field(default=None, init=False)
+
+    def activate(self, adapter: Optional[str]) -> float:
+        """Make ``adapter`` (``None``: the base model) the active one; return the seconds taken."""
+        if adapter == self._active or not self.adapters:
+            return 0.0
+        started = time.perf_counter()
+        if adapter is None:
+            self.pipe.disable_lora()
+        else:
+            self.pipe.enable_lora()
+            self.pipe.set_adapters([adapter], adapter_weights=[1.0])
+        self._active = adapter
+        elapsed = time.perf_counter() - started
+        if self.on_switch is not None:
+            self.on_switch(elapsed)
+        return elapsed
 
     def run_batch(self, key: BatchKey, specs: Sequence[ImageSpec]) -> List[Tuple[Any, Optional[bool]]]:
         """Generate one image per spec with ONE pipeline call.
@@ -43,6 +68,7 @@ class PipelineRunner:
         """
         import torch
 
+        self.activate(key.adapter)
         generators = [torch.Generator("cpu").manual_seed(s.seed) for s in specs]
         with torch.inference_mode():
             out = self.pipe(
@@ -63,11 +89,14 @@ class PipelineRunner:
         return list(zip(images, flags))
 
 
-def load_pipeline(model: str, device: str = "auto", safety_checker: bool = False) -> PipelineRunner:
-    """Load a ``StableDiffusionPipeline`` once (fp16 on CUDA, fp32 on CPU).
+def load_pipeline(model: str, device: str = "auto", safety_checker: bool = False,
+                  adapters: Optional[Dict[str, str]] = None) -> PipelineRunner:
+    """Load a ``StableDiffusionPipeline`` once (fp16 on CUDA, fp32 on CPU), and its adapters.
 
-    Without ``safety_checker`` the checker is not loaded at all.  Any failure is
-    re-raised as :class:`ModelLoadError` with a readable message.
+    ``adapters`` maps names to LoRA directories, each loaded with
+    ``load_lora_weights(dir, adapter_name=name)``.  Without ``safety_checker`` the
+    checker is not loaded at all.  Any failure is re-raised as :class:`ModelLoadError`
+    with a readable message.
     """
     try:
         import torch
@@ -95,6 +124,17 @@ def load_pipeline(model: str, device: str = "auto", safety_checker: bool = False
         raise
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"cannot load model {model!r}: {type(exc).__name__}: {exc}") from exc
+    for name, directory in (adapters or {}).items():
+        try:
+            pipe.load_lora_weights(directory, adapter_name=name)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(f"cannot load LoRA adapter {name!r} from {directory!r}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
-    return PipelineRunner(pipe=pipe, model=model, device=dev,
-                          dtype_name=str(dtype).replace("torch.", ""))
+    runner = PipelineRunner(pipe=pipe, model=model, device=dev,
+                            dtype_name=str(dtype).replace("torch.", ""),
+                            adapters=tuple(adapters or {}))
+    if runner.adapters:
+        # load_lora_weights leaves the last adapter active: start from the base model.
+        pipe.disable_lora()
+    return runner

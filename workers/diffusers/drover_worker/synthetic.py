@@ -133,3 +133,37 @@ def save_tiny_pipeline(out_dir: str, seed: int = 0) -> str:
     pipe = build_tiny_pipeline(out_dir + "-work", seed=seed)
     pipe.save_pretrained(out_dir)
     return out_dir
+
+
+#: The UNet attention projections a LoRA adapter adapts (as diffusers' LoRA examples do).
+LORA_TARGET_MODULES = ("to_q", "to_k", "to_v", "to_out.0")
+
+
+def save_random_lora(pipe: Any, out_dir: str, seed: int, rank: int = 4,
+                     std: float = 0.5) -> str:
+    """Save a random LoRA adapter for ``pipe``'s UNet to ``out_dir``; returns ``out_dir``.
+
+    The adapter is made with peft (``LoraConfig`` on the attention projections) and saved
+    the way a diffusers/peft trainer saves one:
+    ``save_lora_weights(dir, unet_lora_layers=get_peft_model_state_dict(unet))``, i.e.
+    ``pytorch_lora_weights.safetensors``.  peft starts ``lora_B`` at zero (a no-op), so
+    every LoRA weight is redrawn from N(0, std) after ``torch.manual_seed(seed)``.
+    ``pipe`` is left without the adapter.
+    """
+    import torch
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    name = f"random-{seed}"
+    unet = pipe.unet
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=list(LORA_TARGET_MODULES)),
+                     adapter_name=name)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for param_name, param in unet.named_parameters():
+            if ".lora_" in param_name and f".{name}." in param_name:
+                param.normal_(0.0, std)
+    layers = get_peft_model_state_dict(unet, adapter_name=name)
+    type(pipe).save_lora_weights(out_dir, unet_lora_layers=layers, safe_serialization=True)
+    unet.delete_adapters(name)
+    return out_dir

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import pytest
 
@@ -49,18 +49,29 @@ def worker_env() -> dict:
 
 
 class Worker:
-    """A running ``python -m drover_worker`` subprocess and a tiny HTTP client for it."""
+    """A running worker subprocess and a tiny HTTP client for it.
 
-    def __init__(self, model_dir: str, log_path: str, *extra: str):
+    ``argv`` is the command; ``{port}`` in it is replaced by a free port on 127.0.0.1.
+    """
+
+    def __init__(self, log_path: str, argv: Sequence[str], env: Optional[dict] = None,
+                 stdin: Optional[int] = None):
         self.port = free_port()
         self.host = "127.0.0.1"
         self.log_path = log_path
         self._log = open(log_path, "wb")
-        cmd = [sys.executable, "-m", "drover_worker", "--model", model_dir, "--device", "cpu",
-               "--host", self.host, "--port", str(self.port), *extra]
+        cmd = [arg.replace("{port}", str(self.port)) for arg in argv]
         # stderr goes to a file: a pipe nobody reads could fill up and block the worker.
-        self.proc = subprocess.Popen(cmd, cwd=WORKER_ROOT, env=worker_env(),
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, cwd=WORKER_ROOT, env={**worker_env(), **(env or {})},
+                                     stdin=stdin, stdout=self._log, stderr=subprocess.STDOUT)
+
+    @classmethod
+    def cli(cls, model_dir: str, log_path: str, *extra: str,
+            env: Optional[dict] = None) -> "Worker":
+        """``python -m drover_worker`` on ``model_dir`` (CPU) with extra arguments."""
+        return cls(log_path, [sys.executable, "-m", "drover_worker", "--model", model_dir,
+                              "--device", "cpu", "--host", "127.0.0.1", "--port", "{port}",
+                              *extra], env)
 
     def log(self) -> str:
         with open(self.log_path, "rb") as f:
@@ -83,12 +94,13 @@ class Worker:
 
     def request(self, method: str, path: str, body: Any = None, *, raw: Optional[bytes] = None,
                 content_type: Optional[str] = "application/json",
+                headers: Optional[dict] = None,
                 timeout: float = REQUEST_TIMEOUT_S) -> Tuple[int, Any]:
         """Send one request on a fresh connection; return ``(status, decoded JSON or text)``."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-            headers = {}
+            headers = dict(headers or {})
             if data is not None and content_type is not None:
                 headers["Content-Type"] = content_type
             conn.request(method, path, body=data, headers=headers)
@@ -143,6 +155,37 @@ def max_pixel_diff(b64_a: str, b64_b: str) -> int:
     return int(np.abs(a - b).max())
 
 
+#: Largest per-channel pixel difference allowed between a batched and an alone image.
+BATCH_TOLERANCE = 2
+#: Two different seeds must differ by far more than that somewhere.
+DIFFERENT_SEED_MIN_DIFF = 20
+
+SMALL = dict(size="64x64", num_inference_steps=2, guidance_scale=7.5)
+
+
+def assert_error(status, body, expected_status, param="__any__", type_="invalid_request_error",
+                 code=None) -> None:
+    """Check an answer is ``expected_status`` with an OpenAI-shaped error body."""
+    assert status == expected_status, body
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert set(err) == {"message", "type", "param", "code"}, err
+    assert isinstance(err["message"], str) and err["message"]
+    assert err["type"] == type_ and err["code"] == code
+    if param != "__any__":
+        assert err["param"] == param
+
+
+def poll_until(predicate, deadline_s: float = 30.0) -> None:
+    """Check ``predicate`` every 20 ms until it holds; fail after ``deadline_s``."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached before the deadline")
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> str:
     """A tiny random StableDiffusionPipeline saved with ``save_pretrained`` (fixed seeds)."""
@@ -156,9 +199,9 @@ def worker_factory(tiny_model_dir, tmp_path_factory):
     """Start workers on the tiny model; all are stopped at the end of the session."""
     started = []
 
-    def start(*extra: str) -> Worker:
+    def start(*extra: str, env: Optional[dict] = None) -> Worker:
         log = str(tmp_path_factory.mktemp("worker-log") / "worker.log")
-        w = Worker(tiny_model_dir, log, *extra)
+        w = Worker.cli(tiny_model_dir, log, *extra, env=env)
         started.append(w)
         w.wait_ready()
         return w
@@ -166,6 +209,21 @@ def worker_factory(tiny_model_dir, tmp_path_factory):
     yield start
     for w in started:
         w.stop()
+
+
+@pytest.fixture(scope="session")
+def lora_root(tmp_path_factory) -> str:
+    """A directory of two random LoRA adapters for the tiny model: ``style-a`` and ``style-b``.
+
+    Each is saved the way Drover's trainer saves one (``pytorch_lora_weights.safetensors``).
+    """
+    from drover_worker.synthetic import build_tiny_pipeline, save_random_lora
+
+    root = tmp_path_factory.mktemp("loras")
+    pipe = build_tiny_pipeline(str(root / "work"), seed=0)
+    for seed, name in ((1, "style-a"), (2, "style-b")):
+        save_random_lora(pipe, str(root / "adapters" / name), seed=seed)
+    return str(root / "adapters")
 
 
 @pytest.fixture(scope="session")

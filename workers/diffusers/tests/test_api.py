@@ -25,8 +25,9 @@ def test_all_fields_and_seeds_per_image():
     assert (req.width, req.height, req.num_inference_steps, req.guidance_scale) == (640, 384, 12, 0.0)
     assert [s.seed for s in req.image_specs()] == [41, 42, 43]
     assert all(s.negative_prompt == "dog" for s in req.image_specs())
-    assert req.key == parse(prompt="other", size="640x384", num_inference_steps=12,
-                            guidance_scale=0.0).key
+    assert req.batch_key(None) == parse(prompt="other", size="640x384", num_inference_steps=12,
+                                        guidance_scale=0.0).batch_key(None)
+    assert req.batch_key("style") != req.batch_key(None)
 
 
 @pytest.mark.parametrize("body,param", [

@@ -157,3 +157,80 @@ def test_stop_fails_queued_jobs(make_batcher):
     b.stop(timeout=5)
     with pytest.raises(Exception, match="shutting down"):
         j.wait(timeout=5)
+
+
+def test_adapters_are_part_of_the_key(make_batcher):
+    fake = FakePipeline()
+    b = make_batcher(fake, max_batch=8, batch_wait_s=0.0)
+    style = BatchKey(64, 64, 2, 7.5, "style")
+    jobs = [b.submit(job(k, name)) for k, name in
+            [(A, "base1"), (style, "s1"), (A, "base2"), (style, "s2")]]
+    b.start()
+    for j in jobs:
+        j.wait(timeout=10)
+    assert fake.calls == [(A, ["base1", "base2"]), (style, ["s1", "s2"])]
+
+
+class RecordingObserver:
+    def __init__(self):
+        self.calls = []
+
+    def batch_done(self, key, n_images, queue_waits_s, call_s, ok):
+        self.calls.append((key, n_images, list(queue_waits_s), call_s, ok))
+
+
+def test_observer_sees_each_call_before_its_jobs_finish(make_batcher):
+    now = [100.0]
+    observer = RecordingObserver()
+    seen_done = []
+
+    def run(key, specs):
+        now[0] += 2.5  # the call "takes" 2.5 s on the fake clock
+        return [(key, s.prompt, s.seed) for s in specs]
+
+    b = make_batcher(run, max_batch=3, batch_wait_s=0.0, clock=lambda: now[0],
+                     observer=observer)
+    first = b.submit(job(A, "a", "b"))
+    now[0] += 1.0
+    second = b.submit(job(A, "c", "d"))  # split: 1 image in the first call, 1 in the next
+    first.add_done_callback(lambda j: seen_done.append(len(observer.calls)))
+    b.start()
+    second.wait(timeout=10)
+    assert [(c[1], c[2], c[3], c[4]) for c in observer.calls] == [
+        (3, [1.0, 0.0], 2.5, True), (1, [], 2.5, True)]  # a split job's wait counts once
+    assert seen_done == [1]  # metrics were recorded before the request was answered
+
+
+def test_done_callback_runs_once_also_when_added_late(make_batcher):
+    b = make_batcher(FakePipeline(), max_batch=1, batch_wait_s=0.0)
+    j = b.submit(job(A, "x"))
+    calls = []
+    j.add_done_callback(calls.append)
+    b.start()
+    j.wait(timeout=10)
+    j.add_done_callback(calls.append)  # already done: called at once
+    assert calls == [j, j]
+
+
+def test_cancel_drops_only_jobs_that_have_not_started(make_batcher):
+    fake = FakePipeline()
+    b = make_batcher(fake, max_batch=1, batch_wait_s=0.0)
+    queued = b.submit(job(A, "never"))
+    kept = b.submit(job(B, "kept"))
+    assert b.cancel(queued) is True
+    assert b.cancel(queued) is False  # not queued any more
+    with pytest.raises(Exception, match="cancelled"):
+        queued.wait(timeout=1)
+    b.start()
+    kept.wait(timeout=10)
+    assert b.cancel(kept) is False  # finished jobs are not touched
+    assert fake.calls == [(B, ["kept"])]
+
+
+def test_alive_follows_the_worker_thread(make_batcher):
+    b = make_batcher(FakePipeline(), max_batch=1, batch_wait_s=0.0)
+    assert not b.alive()
+    b.start()
+    assert b.alive()
+    b.stop(timeout=10)
+    assert not b.alive()

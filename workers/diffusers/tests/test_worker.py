@@ -1,4 +1,4 @@
-"""End-to-end tests: a real ``python -m drover_worker`` subprocess on a tiny random model.
+"""End-to-end tests: a real ``python -m drover_worker`` (uvicorn) subprocess on a tiny random model.
 
 Batched-vs-alone comparisons use a TOLERANCE: the same seed gives the same latents
 whatever the batch, but CPU convolutions/matmuls over a different batch size may
@@ -8,31 +8,15 @@ max difference 1).  Same request made the same way twice must match bit for bit.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
 
 import pytest
 
-from conftest import WORKER_ROOT, decode_png, max_pixel_diff, worker_env
-
-#: Largest per-channel pixel difference allowed between a batched and an alone image.
-BATCH_TOLERANCE = 2
-#: Two different seeds must differ by far more than that somewhere.
-DIFFERENT_SEED_MIN_DIFF = 20
-
-SMALL = dict(size="64x64", num_inference_steps=2, guidance_scale=7.5)
-
-
-def assert_error(status, body, expected_status, param="__any__", type_="invalid_request_error"):
-    assert status == expected_status, body
-    assert set(body) == {"error"}, body
-    err = body["error"]
-    assert set(err) == {"message", "type", "param", "code"}, err
-    assert isinstance(err["message"], str) and err["message"]
-    assert err["type"] == type_ and err["code"] is None
-    if param != "__any__":
-        assert err["param"] == param
+from conftest import (BATCH_TOLERANCE, DIFFERENT_SEED_MIN_DIFF, SMALL, WORKER_ROOT, assert_error,
+                      decode_png, max_pixel_diff, poll_until, worker_env)
 
 
 def run_concurrently(worker, bodies):
@@ -57,7 +41,7 @@ def run_concurrently(worker, bodies):
 def test_healthz(worker, tiny_model_dir):
     h = worker.health()
     assert h["status"] == "ok"
-    assert h["model"] == tiny_model_dir
+    assert h["model"] == tiny_model_dir and h["adapters"] == []
     assert (h["device"], h["dtype"]) == ("cpu", "float32")
     assert (h["max_batch"], h["batch_wait_ms"]) == (8, 250)
     for field in ("queue_depth", "pipeline_calls", "images_generated"):
@@ -67,7 +51,7 @@ def test_healthz(worker, tiny_model_dir):
 def test_generation_returns_n_pngs_of_requested_size(worker, tiny_model_dir):
     before = worker.health()
     status, body = worker.generate(prompt="a red cat", n=3, size="64x128", seed=5,
-                                   num_inference_steps=2, model="whatever")
+                                   num_inference_steps=2)
     assert status == 200, body
     assert body["model"] == tiny_model_dir
     assert isinstance(body["created"], int) and body["created"] > 1_600_000_000
@@ -226,17 +210,6 @@ def test_queue_full_answers_503(slow_window_worker):
     assert w.health()["queue_depth"] == 0
 
 
-def poll_until(predicate, deadline_s=30.0):
-    import time
-
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached before the deadline")
-
-
 # ---- bad input ------------------------------------------------------------------------------
 @pytest.mark.parametrize("body,param", [
     ({"size": "64x64"}, "prompt"),
@@ -280,14 +253,75 @@ def test_non_json_content_type_gets_415(worker):
     assert_error(status, resp, 415)
 
 
+def test_unknown_model_gets_404_model_not_found(worker, tiny_model_dir):
+    before = worker.health()["pipeline_calls"]
+    status, resp = worker.generate(prompt="x", model="whatever", **SMALL)
+    assert_error(status, resp, 404, param="model", code="model_not_found")
+    assert "whatever" in resp["error"]["message"]
+    assert worker.health()["pipeline_calls"] == before
+    status, resp = worker.generate(prompt="x", model=tiny_model_dir, seed=1, **SMALL)
+    assert status == 200 and resp["model"] == tiny_model_dir
+
+
+def test_models_lists_the_base_model(worker, tiny_model_dir):
+    status, body = worker.request("GET", "/v1/models")
+    assert status == 200
+    assert body["object"] == "list"
+    assert [(m["id"], m["object"], m["owned_by"]) for m in body["data"]] == [
+        (tiny_model_dir, "model", "drover")]
+    assert isinstance(body["data"][0]["created"], int)
+
+
+def test_metrics_count_images_batches_and_waits(worker):
+    def sample(text, name):
+        lines = [line for line in text.splitlines() if line.startswith(name + " ")
+                 or line.startswith(name + "{")]
+        return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+
+    status, before = worker.request("GET", "/metrics")
+    assert status == 200
+    status, _ = worker.generate(prompt="metrics", n=3, seed=1, **SMALL)
+    assert status == 200
+    _, after = worker.request("GET", "/metrics")
+    for name, delta in [("drover_worker_images_generated_total", 3),
+                        ("drover_worker_batch_images_sum", 3),
+                        ("drover_worker_batch_images_count", 1),
+                        ("drover_worker_queue_wait_seconds_count", 1),
+                        ("drover_worker_step_seconds_count", 1)]:
+        assert sample(after, name) - sample(before, name) == delta, name
+    assert sample(after, "drover_worker_step_seconds_sum") > sample(before, "drover_worker_step_seconds_sum")
+    assert "drover_worker_queue_depth 0.0" in after
+
+
+def test_chunked_body_is_read_within_the_limit(worker):
+    import http.client
+
+    def send_chunked(payload: bytes):
+        conn = http.client.HTTPConnection(worker.host, worker.port, timeout=120)
+        try:
+            conn.request("POST", "/v1/images/generations", body=iter([payload]),
+                         headers={"Content-Type": "application/json"}, encode_chunked=True)
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read())
+        finally:
+            conn.close()
+
+    status, body = send_chunked(json.dumps(dict(prompt="chunked", seed=1, **SMALL)).encode())
+    assert status == 200 and len(body["data"]) == 1
+    status, body = send_chunked(b'{"prompt": "' + b"a" * (200 * 1024) + b'"}')
+    assert_error(status, body, 413, param=None)
+
+
 def test_unknown_route_404_and_wrong_method_405(worker):
-    status, resp = worker.request("GET", "/v1/models")
+    status, resp = worker.request("GET", "/v1/nope")
     assert_error(status, resp, 404)
     status, resp = worker.request("POST", "/v1/images/edits", {"prompt": "x"})
     assert_error(status, resp, 404)
     status, resp = worker.request("GET", "/v1/images/generations")
     assert_error(status, resp, 405)
     status, resp = worker.request("DELETE", "/healthz")
+    assert_error(status, resp, 405)
+    status, resp = worker.request("POST", "/v1/models", {})
     assert_error(status, resp, 405)
 
 
@@ -308,3 +342,56 @@ def test_model_load_failure_exits_nonzero(tmp_path):
         cwd=WORKER_ROOT, env=worker_env(), capture_output=True, text=True, timeout=180)
     assert proc.returncode != 0
     assert "cannot load model" in proc.stderr and missing in proc.stderr
+
+
+def test_bad_adapter_dir_exits_nonzero(tiny_model_dir, tmp_path):
+    empty = tmp_path / "empty-adapter"
+    empty.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "drover_worker", "--model", tiny_model_dir, "--device", "cpu",
+         "--port", "0", "--lora", f"style={empty}"],
+        cwd=WORKER_ROOT, env=worker_env(), capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 2
+    assert "pytorch_lora_weights.safetensors" in proc.stderr and "'style'" in proc.stderr
+
+
+# ---- bearer key -----------------------------------------------------------------------------
+def test_api_key_from_environment_is_required(worker_factory):
+    w = worker_factory("--default-steps", "1", env={"DROVER_WORKER_API_KEY": "s3cret-key"})
+    status, resp = w.generate(prompt="x", **SMALL)
+    assert_error(status, resp, 401, param=None, code="invalid_api_key")
+    status, resp = w.request("POST", "/v1/images/generations", dict(prompt="x", **SMALL),
+                             headers={"Authorization": "Bearer wrong"})
+    assert_error(status, resp, 401, param=None, code="invalid_api_key")
+    status, resp = w.request("GET", "/v1/models", headers={"Authorization": "Bearer wrong"})
+    assert status == 401
+    status, resp = w.request("POST", "/v1/images/generations", dict(prompt="x", seed=1, **SMALL),
+                             headers={"Authorization": "Bearer s3cret-key"})
+    assert status == 200 and len(resp["data"]) == 1
+    assert w.health()["status"] == "ok"  # health stays open for load balancers
+    assert "s3cret-key" not in w.log()
+
+
+# ---- deadline -------------------------------------------------------------------------------
+def test_request_past_its_deadline_gets_504_and_leaves_the_queue(worker_factory):
+    w = worker_factory("--max-batch", "4", "--batch-wait-ms", "3000", "--request-timeout-s", "1",
+                       "--default-steps", "2")
+    answers = {}
+
+    def send(name, **body):
+        answers[name] = w.generate(**body)
+
+    # A is taken by the batcher, which then waits 3 s for companions; B (other size) queues.
+    t_a = threading.Thread(target=send, args=("a",), kwargs=dict(prompt="a", seed=1, size="64x64"))
+    t_a.start()
+    poll_until(lambda: w.health()["in_flight"] == 1)
+    t_b = threading.Thread(target=send, args=("b",), kwargs=dict(prompt="b", seed=1, size="128x64"))
+    t_b.start()
+    for t in (t_a, t_b):
+        t.join(timeout=60)
+    for name in ("a", "b"):
+        assert_error(*answers[name], 504, param=None, type_="server_error", code="timeout")
+    # A had started, so it still runs; B had not, so it was dropped and never runs.
+    poll_until(lambda: w.health()["pipeline_calls"] == 1 and w.health()["in_flight"] == 0)
+    h = w.health()
+    assert (h["queue_depth"], h["images_generated"]) == (0, 1)
