@@ -18,15 +18,18 @@ public enum TrainingExports {
         rows.map { KTORecord(prompt: $0.prompt, completion: $0.path, label: $0.rating == .approve) }
     }
 
-    /// The Diffusion-KTO CSV: one row per image that every rater approved (`exclusive_win`) or
-    /// every rater disapproved (`exclusive_lose`); images with both ratings are left out.
+    /// The Diffusion-KTO CSV: one row per rated image, `exclusive_win` when every rater approved
+    /// it, `exclusive_lose` when every rater disapproved, `intersections` when it has both (the
+    /// reference trainer's `--label_policy` decides what those count as).
     public static func diffusionKTO(_ rows: [SeedRow]) -> [DiffusionKTORow] {
         RatedImage.all(in: rows).compactMap { image in
-            switch (image.approvals, image.disapprovals) {
-            case (1..., 0): DiffusionKTORow(filePath: image.path, caption: image.prompt, label: .exclusiveWin)
-            case (0, 1...): DiffusionKTORow(filePath: image.path, caption: image.prompt, label: .exclusiveLose)
+            let split: DiffusionKTORow.Split? = switch (image.approvals, image.disapprovals) {
+            case (1..., 0): .exclusiveWin
+            case (0, 1...): .exclusiveLose
+            case (1..., 1...): .intersections
             default: nil
             }
+            return split.map { DiffusionKTORow(filePath: image.path, caption: image.prompt, split: $0) }
         }
     }
 
@@ -120,29 +123,33 @@ public struct KTORecord: Codable, Sendable, Equatable {
     }
 }
 
-/// One row of a `diffusion-kto` export.
+/// One row of a `diffusion-kto` export (`train_processed_v3.csv`): the columns the reference
+/// trainer (`jacklishufan/diffusion-kto`, its Pick-a-Pic loader) reads — `file_name`, `caption`,
+/// `split` — then the paper README's `file_path` and `label`, which name the same things.
 public struct DiffusionKTORow: Sendable, Equatable {
     /// The CSV header.
-    public static let columns = ["file_path", "caption", "label"]
+    public static let columns = ["file_name", "caption", "split", "file_path", "label"]
 
-    /// Diffusion-KTO's labels.
-    public enum Label: String, Sendable {
+    /// Whether the raters agreed: Diffusion-KTO's splits.
+    public enum Split: String, Sendable {
         case exclusiveWin = "exclusive_win"
         case exclusiveLose = "exclusive_lose"
+        case intersections
     }
 
+    /// The image, relative to the export's root.
     public var filePath: String
     public var caption: String
-    public var label: Label
+    public var split: Split
 
-    public init(filePath: String, caption: String, label: Label) {
+    public init(filePath: String, caption: String, split: Split) {
         self.filePath = filePath
         self.caption = caption
-        self.label = label
+        self.split = split
     }
 
     /// The fields in ``columns`` order.
-    public var fields: [String] { [filePath, caption, label.rawValue] }
+    public var fields: [String] { [filePath, caption, split.rawValue, filePath, split.rawValue] }
 }
 
 /// One row of a `pairs` export, in Pick-a-Pic's columns.

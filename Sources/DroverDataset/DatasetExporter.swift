@@ -10,7 +10,7 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     case imageFolder = "imagefolder"
     /// TRL's KTO fields: `images/` + `kto.jsonl`.
     case kto
-    /// Diffusion-KTO: `images/` + `diffusion-kto.csv`.
+    /// Diffusion-KTO: `images/` + `train_processed_v3.csv`, the file its reference trainer reads.
     case diffusionKTO = "diffusion-kto"
     /// Pick-a-Pic-style preference pairs: `images/` + `pairs.csv`.
     case pairs
@@ -21,7 +21,7 @@ public enum ExportFormat: String, CaseIterable, Sendable {
         case .seedCSV: DatasetRepository.trainCSVPath
         case .imageFolder: "metadata.jsonl"
         case .kto: "kto.jsonl"
-        case .diffusionKTO: "diffusion-kto.csv"
+        case .diffusionKTO: "train_processed_v3.csv"
         case .pairs: "pairs.csv"
         }
     }

@@ -186,3 +186,51 @@ struct Stats: AsyncParsableCommand {
 
     private func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
 }
+
+struct Compare: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Which of two model versions raters prefer, how sure that is, and how many more votes would settle it."
+    )
+
+    @OptionGroup var settings: SettingsOptions
+    @Argument(help: "The model version to compare against (the model_version column).") var a: String
+    @Argument(help: "The model version compared with it.") var b: String
+    @Option(help: "The difference in approval, in points, that the planning figures are for.") var difference: Double = 10
+    @Flag(help: "Print JSON, as GET /api/compare answers.") var json = false
+
+    func validate() throws {
+        guard a != b else { throw ValidationError("give two different model versions") }
+        guard difference > 0, difference < 100 else { throw ValidationError("--difference is in points, between 0 and 100") }
+    }
+
+    func run() async throws {
+        let comparison = try Ledger(path: try settings.load().ledgerPath).comparison(of: a, and: b, detectableDifference: difference / 100)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(comparison), as: UTF8.self))
+            return
+        }
+        print("| model_version | images | votes | approval | 95 % interval |\n|---|---:|---:|---:|---|")
+        for version in [comparison.a, comparison.b] {
+            let interval = version.approvalInterval.map { "\(percent($0.lower)) – \(percent($0.upper))" } ?? "—"
+            print("| \(version.modelVersion) | \(version.images) | \(version.votes) | \(version.approvalRate.map(percent) ?? "—") | \(interval) |")
+        }
+        print("")
+        if let estimate = comparison.difference.estimate, let interval = comparison.difference.interval {
+            print("\(b) − \(a): \(points(estimate)) (95 % Newcombe interval \(points(interval.lower)) to \(points(interval.upper)))")
+        }
+        if let probability = comparison.probabilityBBetter.probability {
+            print("P(\(b) is approved more often than \(a)) = \(String(format: "%.3f", probability))")
+        }
+        let pairs = comparison.headToHead
+        if pairs.pairs > 0 {
+            print("Head to head (a rater's votes on both versions for one request): \(a) won \(pairs.aWins), \(b) won \(pairs.bWins), \(pairs.ties) tied, of \(pairs.pairs)")
+        }
+        print("\n\(comparison.summary)")
+        for warning in comparison.warnings { print("- \(warning)") }
+    }
+
+    private func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
+    private func points(_ value: Double) -> String { String(format: "%+.1f points", value * 100) }
+}

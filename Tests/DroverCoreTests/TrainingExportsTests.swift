@@ -43,11 +43,12 @@ import Testing
         #expect(records.filter(\.label).count == 4)
     }
 
-    @Test func diffusionKTOKeepsOnlyImagesEveryRaterAgreedOn() {
+    @Test func diffusionKTOSplitsImagesByWhetherRatersAgreed() {
         #expect(TrainingExports.diffusionKTO(rows) == [
-            DiffusionKTORow(filePath: path("a"), caption: "ox", label: .exclusiveWin),
-            DiffusionKTORow(filePath: path("c"), caption: "ox", label: .exclusiveLose),
-            DiffusionKTORow(filePath: path("d"), caption: "cow", label: .exclusiveWin),
+            DiffusionKTORow(filePath: path("a"), caption: "ox", split: .exclusiveWin),
+            DiffusionKTORow(filePath: path("b"), caption: "ox", split: .intersections),
+            DiffusionKTORow(filePath: path("c"), caption: "ox", split: .exclusiveLose),
+            DiffusionKTORow(filePath: path("d"), caption: "cow", split: .exclusiveWin),
         ])
     }
 

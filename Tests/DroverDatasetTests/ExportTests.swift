@@ -98,8 +98,14 @@ import Testing
         let checked = try await runPython("""
             import os; os.environ["HF_HUB_OFFLINE"] = "1"
             import sys, datasets
-            kto = datasets.load_dataset("csv", data_files=sys.argv[1] + "/diffusion-kto.csv", split="train")
-            print(kto.column_names, sorted(zip(kto["file_path"], kto["label"])))
+            import pandas as pd
+            # As jacklishufan/diffusion-kto's train_kto_sd_v1.5.py reads its Pick-a-Pic data: the
+            # file f"{pick_split}_processed_v3.csv" (pick_split "train") under train_data_dir, its
+            # file_name, caption and split columns, images opened at train_data_dir/file_name.
+            kto = pd.read_csv(os.path.join(sys.argv[1], "train_processed_v3.csv"))
+            assert all(os.path.exists(os.path.join(sys.argv[1], name)) for name in kto["file_name"])
+            assert all(isinstance(caption, str) for caption in kto["caption"])
+            print(list(kto.columns), sorted(zip(kto["file_name"], kto["split"])))
             pairs = datasets.load_dataset("csv", data_files=sys.argv[2] + "/pairs.csv", split="train")
             print(pairs.column_names, len(pairs), pairs[0]["caption"], pairs[0]["label_0"], pairs[0]["label_1"])
             """, [kto, pairs])
@@ -107,7 +113,7 @@ import Testing
             .sorted { $0.0 < $1.0 }.map { "('\($0.0)', '\($0.1)')" }.joined(separator: ", ")
         let ox = images[0] < images[1] ? (1.0, 0.0) : (0.0, 1.0)
         #expect(checked == """
-            ['file_path', 'caption', 'label'] [\(expectedKTO)]
+            ['file_name', 'caption', 'split', 'file_path', 'label'] [\(expectedKTO)]
             ['caption', 'jpg_0', 'jpg_1', 'label_0', 'label_1', 'model_0', 'model_1'] 1 an ox \(ox.0) \(ox.1)
 
             """)

@@ -99,6 +99,13 @@ import Testing
             #expect((version["approval_rate_95"] as? [String: Double])?["lower"] != nil)
             #expect((stats["raters"] as? [Any])?.count == 2)
             #expect((stats["agreement"] as? [String: Any])?["images"] as? Int == 1)
+            let comparison = try await client.execute(uri: "/api/compare?a=0-1&b=0-2", method: .get).json()
+            #expect(comparison["verdict"] as? String == "one_version_only")
+            #expect((comparison["a"] as? [String: Any])?["votes"] as? Int == 2 && (comparison["b"] as? [String: Any])?["votes"] as? Int == 0)
+            #expect((comparison["difference"] as? [String: Any])?["b_minus_a"] is NSNull)
+            for bad in ["/api/compare?a=0-1", "/api/compare?a=0-1&b=0-1", "/api/compare?a=0-1&b=x&difference=3"] {
+                #expect(try await client.execute(uri: bad, method: .get).status == .badRequest, "\(bad)")
+            }
 
             let head = try await datasetGit(directory).run(["rev-parse", "HEAD"]).trimmingWhitespace()
             try await eventually("the push of HEAD") {
