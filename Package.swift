@@ -115,6 +115,7 @@ let package = Package(
             dependencies: [
                 "DroverServer",
                 "DroverSlack",
+                .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

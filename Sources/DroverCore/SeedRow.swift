@@ -31,6 +31,11 @@ public struct SeedRow: Hashable, Sendable {
         self.line = line
     }
 
+    /// The fields in ``TrainingRow/columns`` order, as Drover writes `train.csv`.
+    public var fields: [String] {
+        [prompt, path, rating.rawValue, rater, modelVersion, votedAt ?? "", source ?? ""]
+    }
+
     /// The image id, when ``path`` is the dataset's `images/<id>.png`.
     public var imageID: ImageID? {
         guard path.hasPrefix("images/"), path.hasSuffix(".png") else { return nil }

@@ -41,16 +41,19 @@ extension DatasetHistory {
     /// Writes the dataset as committed at `revision` in `format` into `directory`, which must be
     /// empty or absent: the images under `images/` and the format's file beside them. The row
     /// mapping is ``TrainingExports``'.
+    /// - Parameter versions: only the votes on images of these model versions, if given.
     /// - Throws: ``ExportError`` if the directory is not empty, the revision names no commit or
     ///   `train.csv` there cannot be read.
-    public func export(_ format: ExportFormat, at revision: String = "HEAD", to directory: String) async throws -> ExportSummary {
+    public func export(
+        _ format: ExportFormat, at revision: String = "HEAD", versions: Set<String>? = nil, to directory: String
+    ) async throws -> ExportSummary {
         let fileManager = FileManager.default
         if let existing = try? fileManager.contentsOfDirectory(atPath: directory), !existing.isEmpty {
             throw ExportError("\(directory) is not empty")
         }
         let commit = try await resolve(revision)
         let csv = try await git.run(["show", "\(commit):\(DatasetRepository.trainCSVPath)"], outputLimit: 1 << 30)
-        let rows: [SeedRow]
+        var rows: [SeedRow]
         do {
             rows = try SeedRow.rows(in: csv)
         } catch {
@@ -59,13 +62,14 @@ extension DatasetHistory {
         if let stray = rows.first(where: { $0.imageID == nil }) {
             throw ExportError("\(DatasetRepository.trainCSVPath) line \(stray.line): path \"\(stray.path)\" is not images/<id>.png")
         }
+        if let versions { rows.removeAll { !versions.contains($0.modelVersion) } }
         try fileManager.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
         let images = try await extractImages(at: commit, to: directory)
         let output: Data
         let records: Int
         switch format {
         case .seedCSV:
-            output = Data(csv.utf8)
+            output = Data((versions == nil ? csv : CSV.document(header: TrainingRow.columns, rows: rows.map(\.fields))).utf8)
             records = rows.count
         case .imageFolder:
             let metadata = TrainingExports.imageFolder(rows, provenance: try await provenance(at: commit))

@@ -109,7 +109,9 @@ import Testing
             pairs = datasets.load_dataset("csv", data_files=sys.argv[2] + "/pairs.csv", split="train")
             print(pairs.column_names, len(pairs), pairs[0]["caption"], pairs[0]["label_0"], pairs[0]["label_1"])
             """, [kto, pairs])
-        let expectedKTO = [("images/\(images[0]).png", "exclusive_win"), ("images/\(images[2]).png", "exclusive_lose")]
+        let expectedKTO = [
+            ("images/\(images[0]).png", "exclusive_win"), ("images/\(images[1]).png", "intersections"), ("images/\(images[2]).png", "exclusive_lose"),
+        ]
             .sorted { $0.0 < $1.0 }.map { "('\($0.0)', '\($0.1)')" }.joined(separator: ", ")
         let ox = images[0] < images[1] ? (1.0, 0.0) : (0.0, 1.0)
         #expect(checked == """
