@@ -80,8 +80,18 @@ public struct DatasetStatistics: Codable, Sendable, Equatable {
         public var approvals: Int
         /// approvals / votes; `nil` without votes.
         public var approvalRate: Double?
-        /// The 95 % Wilson interval of the approval rate.
+        /// The 95 % Wilson interval of the approval rate; `nil` without votes.
         public var approvalInterval: WilsonInterval?
+
+        /// A version's figures from its counts.
+        public init(modelVersion: String, images: Int, votes: Int, approvals: Int) {
+            self.modelVersion = modelVersion
+            self.images = images
+            self.votes = votes
+            self.approvals = approvals
+            approvalRate = votes > 0 ? Double(approvals) / Double(votes) : nil
+            approvalInterval = WilsonInterval(successes: approvals, trials: votes)
+        }
 
         enum CodingKeys: String, CodingKey {
             case images, votes, approvals
@@ -157,11 +167,7 @@ public struct DatasetStatistics: Codable, Sendable, Equatable {
         modelVersions = Set(imageCounts.keys).union(byModel.keys).sorted().map { version in
             let votes = byModel[version, default: []]
             let approvals = votes.count { $0.rating == .approve }
-            return ModelVersion(
-                modelVersion: version, images: imageCounts[version, default: 0], votes: votes.count, approvals: approvals,
-                approvalRate: votes.isEmpty ? nil : Double(approvals) / Double(votes.count),
-                approvalInterval: WilsonInterval(successes: approvals, trials: votes.count)
-            )
+            return ModelVersion(modelVersion: version, images: imageCounts[version, default: 0], votes: votes.count, approvals: approvals)
         }
         raters = Dictionary(grouping: votes, by: \.rater).map { rater, votes in
             let approvals = votes.count { $0.rating == .approve }

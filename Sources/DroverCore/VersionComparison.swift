@@ -45,49 +45,8 @@ public struct VersionComparison: Codable, Sendable, Equatable {
         about 20 % instead of 5 % when there is no difference.
         """
 
-    /// One version's approval.
-    public struct Version: Codable, Sendable, Equatable {
-        /// The version's name.
-        public var modelVersion: String
-        /// Its images, rated or not.
-        public var images: Int
-        /// The votes every figure of this version rests on.
-        public var votes: Int
-        /// How many of the votes approve.
-        public var approvals: Int
-        /// approvals / votes; `nil` without votes.
-        public var approvalRate: Double?
-        /// The 95 % Wilson interval of the approval rate; `nil` without votes.
-        public var approvalInterval: WilsonInterval?
-
-        enum CodingKeys: String, CodingKey {
-            case images, votes, approvals
-            case modelVersion = "model_version"
-            case approvalRate = "approval_rate"
-            case approvalInterval = "approval_rate_95"
-        }
-
-        /// The approval of `tally`.
-        public init(_ tally: VersionTally) {
-            modelVersion = tally.modelVersion
-            images = tally.images
-            votes = tally.votes
-            approvals = tally.approvals
-            approvalRate = tally.votes > 0 ? Double(tally.approvals) / Double(tally.votes) : nil
-            approvalInterval = WilsonInterval(successes: tally.approvals, trials: tally.votes)
-        }
-
-        /// Encodes every field, `nil` as null, so a JSON reader always finds every key.
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(modelVersion, forKey: .modelVersion)
-            try container.encode(images, forKey: .images)
-            try container.encode(votes, forKey: .votes)
-            try container.encode(approvals, forKey: .approvals)
-            try container.encode(approvalRate, forKey: .approvalRate)
-            try container.encode(approvalInterval, forKey: .approvalInterval)
-        }
-    }
+    /// One version's approval: the same figures ``DatasetStatistics`` gives per version.
+    public typealias Version = DatasetStatistics.ModelVersion
 
     /// B's approval rate minus A's.
     public struct Difference: Codable, Sendable, Equatable {
@@ -248,7 +207,8 @@ public struct VersionComparison: Codable, Sendable, Equatable {
         a: VersionTally, b: VersionTally, outcomes: [PairOutcome] = [], detectableDifference: Double = 0.10,
         power: Double = 0.80, alpha: Double = 0.05, blindedOnly: Bool = true, replicates: Int = 2000, seed: UInt64 = 18
     ) {
-        let versionA = Version(a), versionB = Version(b)
+        let versionA = Version(modelVersion: a.modelVersion, images: a.images, votes: a.votes, approvals: a.approvals)
+        let versionB = Version(modelVersion: b.modelVersion, images: b.images, votes: b.votes, approvals: b.approvals)
         self.a = versionA
         self.b = versionB
         let bothVoted = a.votes > 0 && b.votes > 0
