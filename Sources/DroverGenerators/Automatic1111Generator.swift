@@ -17,7 +17,7 @@ public struct Automatic1111Generator: ImageGenerator {
     ///   - url: the web UI's base address; requests go to `<url>/sdapi/v1/txt2img`.
     ///   - model: the name recorded when the server does not report its checkpoint.
     ///   - apiKey: sent as a bearer token (for a server behind an authenticating proxy), if given.
-    ///   - timeout: how long one request may take.
+    ///   - timeout: how long one request may take, its retries included.
     public init(url: String, model: String?, apiKey: String?, timeout: Duration) {
         self.model = model ?? "default"
         connection = BackendConnection(baseURL: url, apiKey: apiKey, timeout: timeout)
@@ -25,7 +25,7 @@ public struct Automatic1111Generator: ImageGenerator {
 
     public func generate(_ request: GenerationRequest) async throws -> [GeneratedImage] {
         let body = RequestBody(
-            prompt: request.prompt, negativePrompt: request.negativePrompt ?? "", seed: request.seed.map(Int64.init) ?? -1,
+            prompt: request.prompt, negativePrompt: request.negativePrompt ?? "", seed: Int64(BackendConnection.seed(for: request)),
             steps: request.steps, cfgScale: request.guidanceScale, width: request.width, height: request.height,
             batchSize: request.count
         )
@@ -53,7 +53,8 @@ public struct Automatic1111Generator: ImageGenerator {
     struct RequestBody: Encodable {
         var prompt: String
         var negativePrompt: String
-        /// `-1` lets the server choose.
+        /// The request's seed, or one chosen before the first try (never `-1`, the server's choice,
+        /// so that a retry makes the same images).
         var seed: Int64
         var steps: Int?
         var cfgScale: Double?

@@ -5,7 +5,9 @@ import DroverCore
 /// Stable Diffusion servers (the bundled worker among them) understand.
 ///
 /// What the backend reports (each image's seed, the model, steps, guidance scale and size) is what
-/// the images record; a seed the backend does not report is recorded as unknown.
+/// the images record; a seed the backend does not report is recorded as unknown. A request without
+/// a seed is sent with one chosen before the first try: a transiently failed try is tried again
+/// (``BackendConnection``) and must make the same images.
 public struct OpenAIImagesGenerator: ImageGenerator {
     public let backend = "openai"
     /// The configured model name, or `default` when the backend chooses.
@@ -17,7 +19,7 @@ public struct OpenAIImagesGenerator: ImageGenerator {
     ///   - url: the server's base address; requests go to `<url>/v1/images/generations`.
     ///   - model: the `model` field of each request; `nil` leaves it out.
     ///   - apiKey: sent as a bearer token, if given; never logged or put in an error.
-    ///   - timeout: how long one request may take.
+    ///   - timeout: how long one request may take, its retries included.
     public init(url: String, model: String?, apiKey: String?, timeout: Duration) {
         configuredModel = model
         self.model = model ?? "default"
@@ -27,7 +29,7 @@ public struct OpenAIImagesGenerator: ImageGenerator {
     public func generate(_ request: GenerationRequest) async throws -> [GeneratedImage] {
         let body = RequestBody(
             model: configuredModel, prompt: request.prompt, n: request.count, size: "\(request.width)x\(request.height)",
-            seed: request.seed, numInferenceSteps: request.steps, guidanceScale: request.guidanceScale,
+            seed: BackendConnection.seed(for: request), numInferenceSteps: request.steps, guidanceScale: request.guidanceScale,
             negativePrompt: request.negativePrompt
         )
         let answer: Answer = try await connection.post(
@@ -51,7 +53,7 @@ public struct OpenAIImagesGenerator: ImageGenerator {
         var n: Int
         var size: String
         var responseFormat = "b64_json"
-        var seed: UInt32?
+        var seed: UInt32
         var numInferenceSteps: Int?
         var guidanceScale: Double?
         var negativePrompt: String?

@@ -136,7 +136,7 @@ extension TestClientProtocol {
                 try await client.post("/api/generations", json: Self.generate).status == .created
             }
             let recovered = try await client.generatorHealth().generator
-            #expect(recovered["ok"] as? Bool == true && recovered["last_error"] == nil)
+            #expect(recovered["ok"] as? Bool == true && recovered["last_error"] is NSNull, "cleared: null")
         }
     }
 
