@@ -63,6 +63,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The dataset mirrored to an Oxen repository over Oxen's HTTP API (issue 17).
+        .target(
+            name: "DroverOxen",
+            dependencies: [
+                "DroverCore",
+                "DroverStore",
+                "DroverGit",
+                "CZlib",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
         .target(
             name: "DroverGenerators",
             dependencies: [
@@ -96,6 +112,7 @@ let package = Package(
                 "DroverStore",
                 "DroverDataset",
                 "DroverGenerators",
+                "DroverOxen",
                 "DroverSlack",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -116,6 +133,8 @@ let package = Package(
                 "DroverServer",
                 "DroverSlack",
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                "DroverOxen",
+                "DroverStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -152,6 +171,20 @@ let package = Package(
         .testTarget(
             name: "DroverSlackTests",
             dependencies: ["DroverSlack", "DroverCore", "DroverTestSupport", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
+        .testTarget(
+            name: "DroverOxenTests",
+            dependencies: [
+                "DroverOxen", "DroverServer", "DroverStore", "DroverGit", "DroverCore", "DroverTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "DroverServerTests",

@@ -30,7 +30,7 @@ public final class Committer: Service {
     private let loadedCommitInterval: Duration
     private let maxChangesPerCommit: Int
     private let pollInterval: Duration
-    private let afterCommit: Doorbell?
+    private let afterCommit: [Doorbell]
     private let packThreshold: Int
     private let metrics: CommitMetrics
     private let logger: Logger
@@ -51,14 +51,14 @@ public final class Committer: Service {
     ///   - maxChangesPerCommit: the most changes one group commit takes.
     ///   - pollInterval: how often the ledger is checked for changes that rang no bell here: those
     ///     recorded by another process (`drover revert`, `drover import`).
-    ///   - afterCommit: rung after each commit (the pusher listens).
+    ///   - afterCommit: rung after each commit (the pusher and the Oxen mirror listen).
     ///   - packThreshold: once commits have written this many bytes of loose objects, they are
     ///     packed in the background (`git repack -d`).
     ///   - metricsFactory: where ``CommitMetrics`` go.
     public init(
         ledger: Ledger, repository: DatasetRepository, doorbell: Doorbell, gatherWindow: Duration = .zero,
         loadedCommitInterval: Duration = .milliseconds(100),
-        maxChangesPerCommit: Int = 1_000, pollInterval: Duration = .seconds(1), afterCommit: Doorbell? = nil,
+        maxChangesPerCommit: Int = 1_000, pollInterval: Duration = .seconds(1), afterCommit: [Doorbell] = [],
         packThreshold: Int = 256 << 20, metricsFactory: any MetricsFactory = MetricsSystem.factory, logger: Logger
     ) {
         self.ledger = ledger
@@ -181,7 +181,7 @@ public final class Committer: Service {
             $0.commits += 1
             $0.lastError = nil
         }
-        afterCommit?.ring()
+        for doorbell in afterCommit { doorbell.ring() }
         metrics.committed(changes, taking: committed - started)
         packIfNeeded()
         logger.info("committed", metadata: [

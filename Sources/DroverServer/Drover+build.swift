@@ -1,6 +1,7 @@
 import DroverCore
 import DroverDataset
 import DroverGenerators
+import DroverOxen
 import DroverSlack
 import DroverStore
 import Foundation
@@ -29,11 +30,14 @@ public func buildApplication(
     let metrics = DroverMetrics()
     let committerDoorbell = Doorbell()
     let pusher = configuration.datasetRemote.map { DatasetPusher(directory: configuration.datasetDirectory, remote: $0, logger: logger) }
+    let oxen = configuration.oxen.map {
+        OxenMirror(settings: $0, ledger: ledger, datasetDirectory: configuration.datasetDirectory, logger: logger)
+    }
     let votesDoorbell = Doorbell()
     let generationsDoorbell = Doorbell()
     let committer = Committer(
         ledger: ledger, repository: repository, doorbell: committerDoorbell,
-        gatherWindow: configuration.commitGatherWindow, afterCommit: pusher?.doorbell, metricsFactory: metrics.factory, logger: logger
+        gatherWindow: configuration.commitGatherWindow, afterCommit: [pusher?.doorbell, oxen?.doorbell].compactMap { $0 }, metricsFactory: metrics.factory, logger: logger
     )
     let generation = GenerationService(
         generator: generator, ledger: ledger, committerDoorbell: committerDoorbell,
@@ -65,6 +69,7 @@ public func buildApplication(
         InboxPruner(inbox: inbox, logger: logger),
     ]
     services += pusher.map { [$0] } ?? []
+    services += oxen.map { [$0] } ?? []
     if !generationHandlers.isEmpty {
         let lane = HandlerLane(inbox: inbox, handlers: generationHandlers, logger: logger)
         services.append(InboxWorker(inbox: inbox, doorbell: generationsDoorbell, lane: lane, drainsOnShutdown: false, logger: logger))
@@ -76,7 +81,7 @@ public func buildApplication(
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     MetricsController(metrics: metrics, inbox: inbox, committer: committer).addRoutes(to: router)
     DashboardController().addRoutes(to: router)
-    HealthController(inbox: inbox, committer: committer, generation: generation, pusher: pusher).addRoutes(to: router)
+    HealthController(inbox: inbox, committer: committer, generation: generation, pusher: pusher, oxen: oxen).addRoutes(to: router)
     StatsController(ledger: ledger).addRoutes(to: router)
     APIController(
         ledger: ledger, inbox: inbox, inboxDoorbell: votesDoorbell, generation: generation, pseudonymizer: pseudonymizer,

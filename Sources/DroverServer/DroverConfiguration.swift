@@ -1,4 +1,5 @@
 import DroverCore
+import DroverOxen
 import Foundation
 
 /// Drover's settings, read from the environment (names and defaults are a contract: docs/operations.md),
@@ -17,6 +18,8 @@ public struct DroverConfiguration: Sendable {
     public var commitGatherWindow: Duration
     /// The git URL the dataset is pushed to after commits (`DROVER_DATASET_REMOTE`); `nil`: no push.
     public var datasetRemote: String?
+    /// The Oxen repository the dataset is mirrored to (`DROVER_OXEN_*`); `nil`: no mirror.
+    public var oxen: OxenSettings?
     /// Slack over HTTP, when both `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET` are set.
     public var slack: SlackSettings?
     /// How long a connection may stay without a complete request head (idle between keep-alive
@@ -60,6 +63,11 @@ public struct DroverConfiguration: Sendable {
         }
         commitGatherWindow = .milliseconds(window)
         datasetRemote = value("DROVER_DATASET_REMOTE")
+        do {
+            oxen = try OxenSettings.read(value)
+        } catch {
+            throw ConfigurationError(error.description)
+        }
         slack = try SlackSettings(value)
         idleTimeout = try Self.seconds(value, "DROVER_HTTP_IDLE_TIMEOUT_S", default: 30)
         readTimeout = try Self.seconds(value, "DROVER_HTTP_READ_TIMEOUT_S", default: 10)

@@ -145,6 +145,20 @@ enum LedgerSchema {
                     """, arguments: [sequence, sequence])
             }
         }
+        migrator.registerMigration("v6: oxen mirror") { db in
+            // Which dataset commit was mirrored to which Oxen commit, per Oxen target (host,
+            // repository, branch): the newest row is where the mirror resumes. `oxenCommit` is
+            // NULL when the commits changed no file, so nothing was sent.
+            try db.create(table: "oxenMirror") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("target", .text).notNull().check { length($0) > 0 }
+                t.column("gitCommit", .text).notNull().check { length($0) == 40 }
+                t.column("oxenCommit", .text)
+                t.column("gitCommits", .integer).notNull().check { $0 >= 1 }
+                t.column("mirroredAt", .datetime).notNull()
+                t.uniqueKey(["target", "gitCommit"])
+            }
+        }
         return migrator
     }
 }

@@ -15,7 +15,7 @@ import Testing
         try await Command.run("git", ["init", "-q", "--bare", remote], in: fixture.directory.path)
         let pusher = DatasetPusher(directory: fixture.repository.directory, remote: remote, logger: testLogger)
         let committer = Committer(
-            ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), afterCommit: pusher.doorbell, logger: testLogger
+            ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), afterCommit: [pusher.doorbell], logger: testLogger
         )
         try await committer.reconcile()
         try await withService(pusher) {

@@ -1,4 +1,5 @@
 import DroverDataset
+import DroverOxen
 import DroverStore
 import Hummingbird
 
@@ -9,6 +10,8 @@ struct HealthController {
     let generation: GenerationService
     /// `nil` without `DROVER_DATASET_REMOTE`.
     let pusher: DatasetPusher?
+    /// `nil` without `DROVER_OXEN_REPO`.
+    let oxen: OxenMirror?
 
     struct Health: ResponseEncodable {
         struct Ledger: Encodable {
@@ -36,8 +39,11 @@ struct HealthController {
             /// The background push to `DROVER_DATASET_REMOTE`; `null` when none is set. A failing
             /// push does not make Drover unready: votes and commits go on, and it is retried.
             var push: DatasetPusher.Status?
+            /// The mirror to `DROVER_OXEN_REPO`; `null` when none is set. Like the push, it never
+            /// makes Drover unready.
+            var oxen: OxenMirror.Status?
             enum CodingKeys: String, CodingKey {
-                case ok, commits, error, push
+                case ok, commits, error, push, oxen
                 case lastCommit = "last_commit"
             }
 
@@ -49,6 +55,7 @@ struct HealthController {
                 try container.encode(commits, forKey: .commits)
                 try container.encode(error, forKey: .error)
                 try container.encode(push, forKey: .push)
+                try container.encode(oxen, forKey: .oxen)
             }
         }
         struct Generator: Encodable {
@@ -94,7 +101,8 @@ struct HealthController {
         }
         let status = committer.status
         let dataset = Health.Dataset(
-            ok: status.lastError == nil, lastCommit: status.lastCommit, commits: status.commits, error: status.lastError, push: pusher?.status
+            ok: status.lastError == nil, lastCommit: status.lastCommit, commits: status.commits, error: status.lastError, push: pusher?.status,
+            oxen: oxen?.status
         )
         let state = generation.state
         let generator = Health.Generator(
