@@ -102,8 +102,9 @@ import Testing
         // Five tries need at least 1.5 s of pauses: within 1 s the deadline, not the count, stops them.
         #expect((2...4).contains(received.all.count), "\(received.all.count) tries")
         #expect(error?.description == "the backend answered 500 Internal Server Error: try \(received.all.count) failed")
-        // No pause runs past the deadline; the server's start and stop take a moment too.
-        #expect(elapsed < timeout + .milliseconds(500), "\(elapsed)")
+        // No pause runs past the deadline (the try count above shows the deadline stopped them);
+        // the fake server's start and stop, on a busy machine, take up to a second or two more.
+        #expect(elapsed < timeout + .seconds(2), "\(elapsed)")
     }
 
     /// GenerationService's timeout, which answers the requester, cancels the generation: that
