@@ -101,22 +101,15 @@ struct OxenCommand: AsyncParsableCommand {
     }
 }
 
-/// A one-line progress bar on standard error, shown only for a backlog worth one.
-final class ProgressBar: Sendable {
-    private let shown = Mutex(false)
+/// The mirror's progress as a ``ProgressLine``, shown only for a backlog worth one.
+struct ProgressBar: Sendable {
+    private let line = ProgressLine()
 
     func show(_ progress: OxenMirror.Progress) {
         guard progress.commitsTotal >= 100 || progress.filesTotal >= 100 else { return }
-        let done = Double(progress.commits) / Double(max(progress.commitsTotal, 1))
-        let width = 30
-        let filled = Int(done * Double(width))
         let files = progress.filesTotal > 0 ? ", uploading \(progress.files)/\(progress.filesTotal) files" : ""
-        let line = "\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(progress.commits)/\(progress.commitsTotal) commits\(files)\u{1B}[K"
-        shown.withLock { $0 = true }
-        FileHandle.standardError.write(Data(line.utf8))
+        line.show(progress.commits, of: progress.commitsTotal, "\(progress.commits)/\(progress.commitsTotal) commits\(files)")
     }
 
-    func finish() {
-        if shown.withLock({ $0 }) { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
+    func finish() { line.finish() }
 }

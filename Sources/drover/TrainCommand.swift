@@ -71,7 +71,7 @@ struct Train: AsyncParsableCommand {
             environment: .inherit.updating(["PYTHONPATH": trainer]),
             input: .none, output: .sequence, error: .string(limit: 1 << 20)
         ) { execution in
-            var progress = TrainingProgress()
+            let progress = TrainingProgress()
             for try await line in execution.standardOutput.strings() {
                 progress.show(line)
             }
@@ -99,9 +99,9 @@ struct TrainError: Error, CustomStringConvertible {
 /// The trainer's JSON lines shown as a person reads them: the plan, then one progress line
 /// rewritten in place, then where the adapter went.
 struct TrainingProgress {
-    private var lastWidth = 0
+    private let bar = ProgressLine()
 
-    mutating func show(_ line: String) {
+    func show(_ line: String) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let event = object["event"] as? String else {
             return print(line.trimmingWhitespace())
         }
@@ -112,19 +112,14 @@ struct TrainingProgress {
         case "start":
             print("training on \(object["examples"] ?? "?") examples (\(object["images"] ?? "?") images) on \(object["device"] ?? "?")")
         case "step":
-            let step = object["step"] as? Int ?? 0, steps = max(object["steps"] as? Int ?? 1, 1)
-            let filled = 30 * step / steps
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+            let step = object["step"] as? Int ?? 0, steps = object["steps"] as? Int ?? 1
             let eta = Int(object["eta_s"] as? Double ?? 0)
-            let text = String(
-                format: "[%@] step %d/%d  loss %.4f  reward accuracy %.2f  %d:%02d left", bar, step, steps,
+            bar.show(step, of: steps, String(
+                format: "step %d/%d  loss %.4f  reward accuracy %.2f  %d:%02d left", step, steps,
                 object["loss"] as? Double ?? .nan, object["accuracy"] as? Double ?? .nan, eta / 60, eta % 60
-            )
-            print("\r" + text + String(repeating: " ", count: max(0, lastWidth - text.count)), terminator: "")
-            lastWidth = text.count
-            fflush(nil)
+            ))
         case "done":
-            if lastWidth > 0 { print("") }
+            bar.finish()
             print("wrote the adapter to \(object["out"] ?? "?") (\(object["steps"] ?? "?") steps in \(object["seconds"] ?? "?") s)")
         default:
             print(line)
