@@ -103,8 +103,9 @@ import Testing
                 return try await generator.generate(try GenerationRequest(prompt: "an ox", width: 64, height: 64))
             }
         }
-        // Five tries need at least 1.5 s of pauses: within 1 s the deadline, not the count, stops them.
-        #expect((2...4).contains(received.all.count), "\(received.all.count) tries")
+        // Five tries need at least 1.5 s of pauses: within 1 s the deadline, not the count, stops
+        // them (after two to four tries here; one when the machine is so busy that a try is slow).
+        #expect((1...4).contains(received.all.count), "\(received.all.count) tries")
         #expect(error?.description == "the backend answered 500 Internal Server Error: try \(received.all.count) failed")
         // No pause runs past the deadline (timed around the generation alone; a busy machine adds a little).
         #expect(elapsed < timeout + .seconds(1), "\(elapsed)")
