@@ -306,8 +306,9 @@ def test_killed_replica_is_replaced_and_no_request_is_lost(cluster, drover):
     ids = [body["images"][0]["id"] for _, body in results.values()]
     assert len(set(ids)) == len(seeds)
 
-    # Ray's proxy logs each try once: the tries beyond one per generation are Drover's retries.
-    poll_until(lambda: len(cluster.proxy_tries()) - tries_before >= len(seeds), deadline_s=30)
+    # Ray's proxy logs each try once, maybe after the answer: wait until every generation's
+    # successful try is logged. The tries beyond one per generation are Drover's retries.
+    poll_until(lambda: sum(not failed for _, failed in cluster.proxy_tries()[tries_before:]) >= len(seeds), deadline_s=30)
     tries = cluster.proxy_tries()[tries_before:]
     retried = len(tries) - len(seeds)
     failed = [status for status, failed in tries if failed]
