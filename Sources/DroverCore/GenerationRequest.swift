@@ -4,6 +4,8 @@ public struct GenerationRequest: Hashable, Codable, Sendable {
     public static let maxImages = 8
     /// The longest prompt accepted, in bytes.
     public static let maxPromptBytes = 2_000
+    /// The width and height of an image when neither the request nor its model version sets them.
+    public static let defaultSide = 512
 
     public var prompt: String
     public var negativePrompt: String?
@@ -13,8 +15,16 @@ public struct GenerationRequest: Hashable, Codable, Sendable {
     public var seed: UInt32?
     public var steps: Int?
     public var guidanceScale: Double?
-    public var width: Int
-    public var height: Int
+    /// `nil`: the model version's default, else ``defaultSide``.
+    public var width: Int?
+    /// `nil`: the model version's default, else ``defaultSide``.
+    public var height: Int?
+    /// The model version the requester pinned (`/ox --model NAME`); `nil` lets Drover assign one
+    /// to each image, blinded, by weight.
+    public var modelVersion: String?
+
+    /// The size to make: the one asked for, else ``defaultSide`` square.
+    public var size: (width: Int, height: Int) { (width ?? Self.defaultSide, height ?? Self.defaultSide) }
 
     /// Validates and normalises a request.
     /// - Throws: ``GenerationRequestError`` naming the first field that is wrong.
@@ -25,8 +35,9 @@ public struct GenerationRequest: Hashable, Codable, Sendable {
         seed: UInt32? = nil,
         steps: Int? = nil,
         guidanceScale: Double? = nil,
-        width: Int = 512,
-        height: Int = 512
+        width: Int? = nil,
+        height: Int? = nil,
+        modelVersion: String? = nil
     ) throws(GenerationRequestError) {
         let trimmed = prompt.trimmingWhitespace()
         guard !trimmed.isEmpty else { throw .emptyPrompt }
@@ -35,11 +46,8 @@ public struct GenerationRequest: Hashable, Codable, Sendable {
         }
         guard !Self.hasControlCharacters(trimmed), !Self.hasControlCharacters(negativePrompt ?? "") else { throw .controlCharacters }
         guard (1...Self.maxImages).contains(count) else { throw .badCount(limit: Self.maxImages) }
-        guard (64...2048).contains(width), (64...2048).contains(height), width.isMultiple(of: 8), height.isMultiple(of: 8) else {
-            throw .badSize
-        }
-        if let steps, !(1...150).contains(steps) { throw .badSteps }
-        if let guidanceScale, !(0...30).contains(guidanceScale) { throw .badGuidance }
+        try Self.validate(steps: steps, guidanceScale: guidanceScale, width: width, height: height)
+        if let modelVersion, !ModelVersionName.isValid(modelVersion) { throw .badModelVersion }
         self.prompt = trimmed
         self.negativePrompt = negativePrompt.map { $0.trimmingWhitespace() }.flatMap { $0.isEmpty ? nil : $0 }
         self.count = count
@@ -48,6 +56,28 @@ public struct GenerationRequest: Hashable, Codable, Sendable {
         self.guidanceScale = guidanceScale
         self.width = width
         self.height = height
+        self.modelVersion = modelVersion
+    }
+
+    /// The request with what it leaves open taken from `defaults`.
+    public func resolved(with defaults: GenerationDefaults) -> GenerationRequest {
+        var resolved = self
+        resolved.negativePrompt = negativePrompt ?? defaults.negativePrompt
+        resolved.steps = steps ?? defaults.steps
+        resolved.guidanceScale = guidanceScale ?? defaults.guidanceScale
+        resolved.width = width ?? defaults.width
+        resolved.height = height ?? defaults.height
+        return resolved
+    }
+
+    /// Checks the settings a request and a model version's defaults share.
+    /// - Throws: ``GenerationRequestError`` naming the first one out of range.
+    public static func validate(steps: Int?, guidanceScale: Double?, width: Int?, height: Int?) throws(GenerationRequestError) {
+        for side in [width, height].compactMap(\.self) where !(64...2048).contains(side) || !side.isMultiple(of: 8) {
+            throw .badSize
+        }
+        if let steps, !(1...150).contains(steps) { throw .badSteps }
+        if let guidanceScale, !(0...30).contains(guidanceScale) { throw .badGuidance }
     }
 
     /// Whether `text` holds a control character other than tab and line breaks (NUL would cut the
@@ -66,6 +96,7 @@ public enum GenerationRequestError: Error, Equatable, Sendable, CustomStringConv
     case badSteps
     case badGuidance
     case controlCharacters
+    case badModelVersion
 
     public var description: String {
         switch self {
@@ -76,6 +107,7 @@ public enum GenerationRequestError: Error, Equatable, Sendable, CustomStringConv
         case .badSteps: "steps must be between 1 and 150"
         case .badGuidance: "guidance scale must be between 0 and 30"
         case .controlCharacters: "the prompt contains control characters"
+        case .badModelVersion: "a model version is 1 to 100 letters, digits, dots, dashes or underscores"
         }
     }
 }

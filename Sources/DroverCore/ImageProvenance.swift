@@ -19,11 +19,18 @@ public struct ImageProvenance: Hashable, Codable, Sendable {
     public var createdAt: String
     /// Where it was posted (`web`, or a Slack `channel/ts`), if anywhere yet.
     public var postedTo: String?
+    /// The request it was made for; a request whose images were assigned several versions has one
+    /// generation per version. Absent for images made before versions were assigned.
+    public var requestID: String?
+    /// How `modelVersion` was decided; absent when it was not (older, imported, collected images).
+    public var assignment: Assignment?
+    /// The number in [0, 1) that drew the version, for `random` assignments.
+    public var assignmentDraw: Double?
 
     public init(
         id: ImageID, prompt: String, negativePrompt: String?, seed: UInt32?, steps: Int?, guidanceScale: Double?,
         width: Int, height: Int, model: String, modelVersion: String, backend: String, generationID: String,
-        createdAt: String, postedTo: String?
+        createdAt: String, postedTo: String?, requestID: String? = nil, assignment: Assignment? = nil, assignmentDraw: Double? = nil
     ) {
         self.id = id
         self.path = id.datasetPath
@@ -40,6 +47,9 @@ public struct ImageProvenance: Hashable, Codable, Sendable {
         self.generationID = generationID
         self.createdAt = createdAt
         self.postedTo = postedTo
+        self.requestID = requestID
+        self.assignment = assignment
+        self.assignmentDraw = assignmentDraw
     }
 
     enum CodingKeys: String, CodingKey {
@@ -50,5 +60,8 @@ public struct ImageProvenance: Hashable, Codable, Sendable {
         case generationID = "generation_id"
         case createdAt = "created_at"
         case postedTo = "posted_to"
+        case requestID = "request_id"
+        case assignment
+        case assignmentDraw = "assignment_draw"
     }
 }

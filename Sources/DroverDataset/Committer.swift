@@ -256,7 +256,8 @@ extension ImageChange {
             id: image.id, prompt: generation.prompt, negativePrompt: generation.negativePrompt, seed: image.seed,
             steps: generation.steps, guidanceScale: generation.guidanceScale, width: generation.width, height: generation.height,
             model: generation.model, modelVersion: generation.modelVersion, backend: generation.backend,
-            generationID: generation.id, createdAt: Timestamp.iso8601(image.createdAt), postedTo: image.postedTo
+            generationID: generation.id, createdAt: Timestamp.iso8601(image.createdAt), postedTo: image.postedTo,
+            requestID: generation.requestID, assignment: generation.assignment, assignmentDraw: image.assignmentDraw
         )
     }
 }

@@ -26,7 +26,7 @@ public struct Automatic1111Generator: ImageGenerator {
     public func generate(_ request: GenerationRequest) async throws -> [GeneratedImage] {
         let body = RequestBody(
             prompt: request.prompt, negativePrompt: request.negativePrompt ?? "", seed: Int64(BackendConnection.seed(for: request)),
-            steps: request.steps, cfgScale: request.guidanceScale, width: request.width, height: request.height,
+            steps: request.steps, cfgScale: request.guidanceScale, width: request.size.width, height: request.size.height,
             batchSize: request.count
         )
         let answer: Answer = try await connection.post(
@@ -43,7 +43,7 @@ public struct Automatic1111Generator: ImageGenerator {
             GeneratedImage(
                 png: png, seed: info.seed(of: index).flatMap(UInt32.init(exactly:)),
                 steps: info.steps ?? request.steps, guidanceScale: info.cfgScale ?? request.guidanceScale,
-                width: info.width ?? request.width, height: info.height ?? request.height,
+                width: info.width ?? request.size.width, height: info.height ?? request.size.height,
                 model: info.modelName ?? model
             )
         }
@@ -61,6 +61,17 @@ public struct Automatic1111Generator: ImageGenerator {
         var width: Int
         var height: Int
         var batchSize: Int
+    }
+
+    /// `GET /sdapi/v1/sd-models`: the web UI's API answers and has a checkpoint.
+    public func checkHealth() async throws {
+        let checkpoints: [Checkpoint] = try await connection.get("/sdapi/v1/sd-models", timeout: Self.healthCheckTimeout)
+        guard !checkpoints.isEmpty else { throw GeneratorError("the web UI has no checkpoint to generate with") }
+    }
+
+    /// One of `GET /sdapi/v1/sd-models`'s checkpoints.
+    struct Checkpoint: Decodable {
+        var title: String
     }
 
     /// The answer: base64 PNGs and `info`, a JSON document in a string.

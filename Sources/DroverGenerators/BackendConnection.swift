@@ -75,7 +75,22 @@ struct BackendConnection: Sendable {
         }
     }
 
-    /// One try of `post`, with what is left until `deadline`.
+    /// GETs `baseURL + path` once, within `timeout`, and decodes the JSON answer: for health checks,
+    /// which report a failure rather than retry it.
+    /// - Throws: ``GeneratorError`` when the backend cannot be reached, answers an error, or answers
+    ///   something that does not decode as `Answer`.
+    func get<Answer: Decodable>(_ path: String, timeout: Duration) async throws -> Answer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.headers.add(name: "Accept", value: "application/json")
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+        do {
+            return try await send(request, path, answerLimit: 1 << 20, deadline: .now + timeout)
+        } catch let failure as TransientFailure {
+            throw failure.error
+        }
+    }
+
+    /// One try of a request, with what is left until `deadline`.
     /// - Throws: ``TransientFailure`` when another try may succeed, else ``GeneratorError``.
     private func send<Answer: Decodable>(
         _ request: HTTPClientRequest, _ path: String, answerLimit: Int, deadline: ContinuousClock.Instant
@@ -143,7 +158,7 @@ struct BackendConnection: Sendable {
     /// A bound on the answer to `request`: each image a base64 PNG no larger than its raw RGBA
     /// pixels, plus 1 MiB for everything else the backend says.
     static func answerLimit(for request: GenerationRequest) -> Int {
-        let pngBytes = request.width * request.height * 4 + (64 << 10)
+        let pngBytes = request.size.width * request.size.height * 4 + (64 << 10)
         return request.count * pngBytes / 3 * 4 + (1 << 20)
     }
 }

@@ -9,6 +9,14 @@ public protocol ImageGenerator: Sendable {
     /// Makes `request.count` images.
     /// - Throws: ``GeneratorError`` when the backend fails or answers something unusable.
     func generate(_ request: GenerationRequest) async throws -> [GeneratedImage]
+    /// Asks the backend, once and briefly, whether it is up and serves the model (`drover models`).
+    /// - Throws: ``GeneratorError`` saying why not.
+    func checkHealth() async throws
+}
+
+extension ImageGenerator {
+    /// How long a health check may take.
+    public static var healthCheckTimeout: Duration { .seconds(10) }
 }
 
 /// One generated picture and the settings that actually made it.

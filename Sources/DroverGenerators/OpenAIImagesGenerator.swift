@@ -28,7 +28,7 @@ public struct OpenAIImagesGenerator: ImageGenerator {
 
     public func generate(_ request: GenerationRequest) async throws -> [GeneratedImage] {
         let body = RequestBody(
-            model: configuredModel, prompt: request.prompt, n: request.count, size: "\(request.width)x\(request.height)",
+            model: configuredModel, prompt: request.prompt, n: request.count, size: "\(request.size.width)x\(request.size.height)",
             seed: BackendConnection.seed(for: request), numInferenceSteps: request.steps, guidanceScale: request.guidanceScale,
             negativePrompt: request.negativePrompt
         )
@@ -40,10 +40,28 @@ public struct OpenAIImagesGenerator: ImageGenerator {
             GeneratedImage(
                 png: png, seed: item.seed.flatMap(UInt32.init(exactly:)),
                 steps: answer.numInferenceSteps ?? request.steps, guidanceScale: answer.guidanceScale ?? request.guidanceScale,
-                width: answer.width ?? request.width, height: answer.height ?? request.height,
+                width: answer.width ?? request.size.width, height: answer.height ?? request.size.height,
                 model: answer.model ?? model
             )
         }
+    }
+
+    /// `GET /v1/models`: the backend answers, and lists the configured model if there is one (the
+    /// bundled worker lists its base pipeline and every LoRA adapter it serves).
+    public func checkHealth() async throws {
+        let models: ModelList = try await connection.get("/v1/models", timeout: Self.healthCheckTimeout)
+        if let configuredModel, !models.data.contains(where: { $0.id == configuredModel }) {
+            let served = models.data.map(\.id).prefix(20).joined(separator: ", ")
+            throw GeneratorError("the backend does not serve the model \(configuredModel) (it serves: \(served.isEmpty ? "none" : served))")
+        }
+    }
+
+    /// `GET /v1/models`'s answer.
+    struct ModelList: Decodable {
+        struct Model: Decodable {
+            var id: String
+        }
+        var data: [Model]
     }
 
     /// The request's JSON body; `nil` fields are left out.

@@ -17,11 +17,14 @@ public struct ProceduralGenerator: ImageGenerator {
         return (0..<request.count).map { index in
             let seed = firstSeed &+ UInt32(index)
             return GeneratedImage(
-                png: Self.paint(prompt: request.prompt, seed: seed, width: request.width, height: request.height),
-                seed: seed, steps: nil, guidanceScale: nil, width: request.width, height: request.height, model: model
+                png: Self.paint(prompt: request.prompt, seed: seed, width: request.size.width, height: request.size.height),
+                seed: seed, steps: nil, guidanceScale: nil, width: request.size.width, height: request.size.height, model: model
             )
         }
     }
+
+    /// Always healthy: it runs in-process.
+    public func checkHealth() async throws {}
 
     /// The PNG for one (prompt, seed, size).
     public static func paint(prompt: String, seed: UInt32, width: Int, height: Int) -> [UInt8] {

@@ -25,7 +25,6 @@ public func buildApplication(
     let repository = try await DatasetRepository.open(at: configuration.datasetDirectory)
     let salt = try RaterSalt.load(configured: configuration.raterSalt, dataDirectory: configuration.dataDirectory)
     let pseudonymizer = RaterPseudonymizer(salt: salt, scheme: configuration.raterScheme)
-    let generator = makeGenerator(configuration)
 
     let metrics = DroverMetrics()
     let committerDoorbell = Doorbell()
@@ -40,8 +39,8 @@ public func buildApplication(
         gatherWindow: configuration.commitGatherWindow, afterCommit: [pusher?.doorbell, oxen?.doorbell].compactMap { $0 }, metricsFactory: metrics.factory, logger: logger
     )
     let generation = GenerationService(
-        generator: generator, ledger: ledger, committerDoorbell: committerDoorbell,
-        modelVersion: configuration.modelVersion, timeout: configuration.generator.timeout,
+        versions: configuration.generator.versions.map { .init(settings: $0, generator: makeGenerator($0.backend, timeout: configuration.generator.timeout)) },
+        assignmentSecret: salt, ledger: ledger, committerDoorbell: committerDoorbell, timeout: configuration.generator.timeout,
         limiter: GenerationLimiter(concurrency: configuration.generator.concurrency, queueLimit: configuration.generator.queueLimit),
         metrics: metrics
     )
@@ -80,9 +79,12 @@ public func buildApplication(
     router.add(middleware: ErrorMessageMiddleware())
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     MetricsController(metrics: metrics, inbox: inbox, committer: committer).addRoutes(to: router)
-    DashboardController().addRoutes(to: router)
+    try DashboardController().addRoutes(to: router)
     HealthController(inbox: inbox, committer: committer, generation: generation, pusher: pusher, oxen: oxen).addRoutes(to: router)
     StatsController(ledger: ledger).addRoutes(to: router)
+    DashboardAPIController(
+        ledger: ledger, inbox: inbox, committerDoorbell: committerDoorbell, dataset: DatasetHistory(directory: configuration.datasetDirectory), pusher: pusher
+    ).addRoutes(to: router)
     APIController(
         ledger: ledger, inbox: inbox, inboxDoorbell: votesDoorbell, generation: generation, pseudonymizer: pseudonymizer,
         dataset: DatasetHistory(directory: configuration.datasetDirectory)
@@ -118,11 +120,13 @@ public func buildApplication(
     )
 }
 
-func makeGenerator(_ configuration: DroverConfiguration) -> any ImageGenerator {
-    // A backend's own HTTP deadline is only a backstop: GenerationService's timeout, which also
-    // counts the wait for a turn, answers the requester first.
-    let backstop = configuration.generator.timeout + .seconds(5)
-    return switch configuration.generator.backend {
+/// The generator for a version's backend.
+/// - Parameter timeout: how long a request may take; a backend's own HTTP deadline is only a
+///   backstop past it, since GenerationService's timeout, which also counts the wait for a turn,
+///   answers the requester first.
+public func makeGenerator(_ backend: GeneratorSettings.Backend, timeout: Duration) -> any ImageGenerator {
+    let backstop = timeout + .seconds(5)
+    return switch backend {
     case .procedural:
         ProceduralGenerator()
     case .openai(let endpoint):

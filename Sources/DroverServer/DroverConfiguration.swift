@@ -49,7 +49,7 @@ public struct DroverConfiguration: Sendable {
             throw ConfigurationError("DROVER_PORT must be a port number, not \"\(portText)\"")
         }
         self.port = port
-        generator = try GeneratorSettings(value)
+        generator = try GeneratorSettings(value, dataDirectory: dataDirectory)
         modelVersion = value("DROVER_MODEL_VERSION") ?? "0-1"
         raterSalt = value("DROVER_RATER_SALT")
         let schemeText = value("DROVER_RATER_HASH") ?? RaterPseudonymizer.Scheme.hmacSHA256.rawValue

@@ -10,6 +10,8 @@ public enum GenerationError: Error, CustomStringConvertible, HTTPResponseError {
     case timedOut(after: Duration)
     /// The backend failed or answered something unusable: 502, with the backend's message.
     case generatorFailed(String)
+    /// The request pinned a model version the models file does not name: 400.
+    case unknownModelVersion(String, known: [String])
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum GenerationError: Error, CustomStringConvertible, HTTPResponseError {
             "timed out: the image generator gave no images within \(Self.seconds(limit)); try again later"
         case .generatorFailed(let message):
             "the image generator failed: \(message)"
+        case .unknownModelVersion(let name, let known):
+            "there is no model version \"\(name)\" (there are: \(known.joined(separator: ", ")))"
         }
     }
 
@@ -27,6 +31,7 @@ public enum GenerationError: Error, CustomStringConvertible, HTTPResponseError {
         case .busy: .serviceUnavailable
         case .timedOut: .gatewayTimeout
         case .generatorFailed: .badGateway
+        case .unknownModelVersion: .badRequest
         }
     }
 

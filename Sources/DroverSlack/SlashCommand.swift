@@ -71,7 +71,7 @@ public struct CommandResponse: Codable, Sendable, Equatable {
 
 /// What the text after `/ox` asks for.
 ///
-/// Syntax: `/ox [--n N] [--seed S] [--negative "<words>"] <prompt>`, or `/ox help`.
+/// Syntax: `/ox [--n N] [--seed S] [--negative "<words>"] [--model VERSION] <prompt>`, or `/ox help`.
 /// Options come first; everything after them is the prompt.
 public enum OxCommand: Equatable, Sendable {
     case help
@@ -82,7 +82,8 @@ public enum OxCommand: Equatable, Sendable {
         """
         *\(command) <prompt>* generates an image and posts it here for 👍 / 👎 votes.
         Options, before the prompt: `--n 1…\(GenerationRequest.maxImages)` images (default 1), `--seed <number>` \
-        for a reproducible picture, `--negative "<words>"` to steer away from something.
+        for a reproducible picture, `--negative "<words>"` to steer away from something, `--model <version>` \
+        to pick a model version yourself (its images then stay out of the blind comparison).
         Example: `\(command) --n 4 --seed 42 a fluffy ox eating almonds`
         Vote with 👍 / 👎 reactions or the buttons; every vote is a commit in the dataset.
         """
@@ -96,6 +97,7 @@ public enum OxCommand: Equatable, Sendable {
         var count = 1
         var seed: UInt32?
         var negative: String?
+        var modelVersion: String?
         while words.hasPrefix("--") {
             let option = nextWord(&words)
             switch option {
@@ -109,12 +111,17 @@ public enum OxCommand: Equatable, Sendable {
                 seed = value
             case "--negative":
                 negative = nextWord(&words, allowQuotes: true)
+            case "--model":
+                modelVersion = nextWord(&words)
+                guard !modelVersion!.isEmpty else { throw OxCommandError("--model takes the name of a model version") }
             default:
                 throw OxCommandError("unknown option \(option)")
             }
         }
         do {
-            return .generate(try GenerationRequest(prompt: String(words), negativePrompt: negative, count: count, seed: seed))
+            return .generate(try GenerationRequest(
+                prompt: String(words), negativePrompt: negative, count: count, seed: seed, modelVersion: modelVersion
+            ))
         } catch {
             throw OxCommandError(error.description)
         }

@@ -3,3 +3,4 @@ import GRDB
 
 extension ImageID: DatabaseValueConvertible {}
 extension Rating: DatabaseValueConvertible {}
+extension Assignment: DatabaseValueConvertible {}

@@ -5,7 +5,9 @@ import GRDB
 /// An image as the page lists it: what was asked and how it is rated now.
 public struct ImageSummary: Codable, Sendable, FetchableRecord {
     public var id: ImageID
-    public var generationID: String
+    /// The request it was made for; never its model version's generation, which would tell
+    /// images of one version apart from the others of a mixed request.
+    public var requestID: String
     public var prompt: String
     public var createdAt: Date
     public var approvals: Int
@@ -13,16 +15,19 @@ public struct ImageSummary: Codable, Sendable, FetchableRecord {
 }
 
 extension Ledger {
-    /// Stores a generation and its images in one transaction.
+    /// Stores a request's generations (one per model version its images were assigned) and their
+    /// images in one transaction.
     ///
     /// Images are content-addressed: an image whose bytes are already stored (the same prompt and
     /// seed made again) is kept as it was and its id returned. Recording a generation id again
     /// (a retried request) keeps the first record.
     /// - Returns: the ids of the images, in order.
     @discardableResult
-    public func record(_ generation: GenerationRecord, images: [ImageRecord]) throws -> [ImageID] {
+    public func record(_ generations: [GenerationRecord], images: [ImageRecord]) throws -> [ImageID] {
         try database.write { db in
-            try generation.insert(db, onConflict: .ignore)
+            for generation in generations {
+                try generation.insert(db, onConflict: .ignore)
+            }
             for image in images {
                 try image.insert(db, onConflict: .ignore)
             }
@@ -48,11 +53,11 @@ extension Ledger {
     public func recentImages(limit: Int) throws -> [ImageSummary] {
         try database.read { db in
             try ImageSummary.fetchAll(db, sql: """
-                SELECT image.id, image.generationID, generation.prompt, image.createdAt,
+                SELECT image.id, COALESCE(generation.requestID, generation.id) AS requestID, generation.prompt, image.createdAt,
                        (SELECT COUNT(*) FROM vote WHERE vote.imageID = image.id AND rating = 'Approve') AS approvals,
                        (SELECT COUNT(*) FROM vote WHERE vote.imageID = image.id AND rating = 'Disapprove') AS disapprovals
                 FROM image JOIN generation ON generation.id = image.generationID
-                ORDER BY image.rowid DESC
+                ORDER BY image.rowid DESC, image.position
                 LIMIT ?
                 """, arguments: [limit])
         }

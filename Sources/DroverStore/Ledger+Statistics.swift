@@ -10,30 +10,39 @@ extension Ledger {
 
     /// Which of model versions `a` and `b` raters prefer, and how sure that is
     /// (``VersionComparison``), from the active votes, read in one transaction. The head-to-head
-    /// pairs are a rater's votes on images of both versions made for the same prompt.
-    /// - Parameter detectableDifference: the difference in approval the planning figures are for.
-    public func comparison(of a: String, and b: String, detectableDifference: Double = 0.10) throws -> VersionComparison {
-        let (images, votes) = try ratedImages()
+    /// pairs are a rater's votes on images of both versions made for the same request.
+    /// - Parameters:
+    ///   - detectableDifference: the difference in approval the planning figures are for.
+    ///   - blindedOnly: count only images whose version was drawn blindly (`assignment: random`);
+    ///     `false` also counts pinned, older and imported images, whose raters may have known
+    ///     the version or rated in another period.
+    public func comparison(
+        of a: String, and b: String, detectableDifference: Double = 0.10, blindedOnly: Bool = true
+    ) throws -> VersionComparison {
+        let (images, votes) = try ratedImages(blindedOnly: blindedOnly)
         let paired = votes.map { PairedVote(request: $0.request, rater: $0.vote.rater, modelVersion: $0.vote.modelVersion, rating: $0.vote.rating) }
-        // Versions are not assigned blindly yet: every image counts, and the result says so.
         return VersionComparison(
             a: a, b: b, images: images, votes: votes.map(\.vote), outcomes: HeadToHead.outcomes(a: a, b: b, votes: paired),
-            detectableDifference: detectableDifference, blindedOnly: false
+            detectableDifference: detectableDifference, blindedOnly: blindedOnly
         )
     }
 
-    /// Every image's model version, and every active vote with the prompt its image was made for.
-    private func ratedImages() throws -> (images: [ImageID: String], votes: [(vote: StatisticsVote, request: String)]) {
+    /// Every image's model version, and every active vote with the request its image was made for
+    /// (older generations, made before requests were recorded, are each their own request).
+    private func ratedImages(blindedOnly: Bool = false) throws -> (images: [ImageID: String], votes: [(vote: StatisticsVote, request: String)]) {
         try database.read { db in
             var images: [ImageID: (modelVersion: String, request: String)] = [:]
-            let sql = "SELECT image.id, generation.prompt, generation.modelVersion FROM image JOIN generation ON generation.id = image.generationID"
+            let sql = """
+                SELECT image.id, COALESCE(generation.requestID, generation.id) AS request, generation.modelVersion
+                FROM image JOIN generation ON generation.id = image.generationID
+                """ + (blindedOnly ? " WHERE generation.assignment = 'random'" : "")
             for row in try Row.fetchAll(db, sql: sql) {
-                images[row["id"]] = (row["modelVersion"], row["prompt"])
+                images[row["id"]] = (row["modelVersion"], row["request"])
             }
-            let votes = try Row.fetchAll(db, sql: "SELECT imageID, rater, rating FROM vote").map { row in
+            let votes = try Row.fetchAll(db, sql: "SELECT imageID, rater, rating FROM vote").compactMap { row -> (vote: StatisticsVote, request: String)? in
                 let image: ImageID = row["imageID"]
-                let made = images[image]
-                return (StatisticsVote(image: image, rater: row["rater"], rating: row["rating"], modelVersion: made?.modelVersion ?? ""), made?.request ?? "")
+                guard let made = images[image] else { return nil }
+                return (StatisticsVote(image: image, rater: row["rater"], rating: row["rating"], modelVersion: made.modelVersion), made.request)
             }
             return (images.mapValues(\.modelVersion), votes)
         }

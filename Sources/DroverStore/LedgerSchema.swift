@@ -159,6 +159,96 @@ enum LedgerSchema {
                 t.uniqueKey(["target", "gitCommit"])
             }
         }
+        migrator.registerMigration("v7: model versions") { db in
+            // A request that mixes model versions is one generation per version, sharing the
+            // request's id; `assignment` says how their version was decided — `random` (blinded, by
+            // weight) or `chosen` (pinned by the requester). Both are NULL for generations made
+            // before versions were assigned, and for imported or collected images.
+            try db.alter(table: "generation") { t in
+                t.add(column: "requestID", .text)
+                t.add(column: "assignment", .text).check { $0 == "random" || $0 == "chosen" }
+            }
+            // The number in [0, 1) that drew the image's version, when one was drawn.
+            try db.alter(table: "image") { t in
+                t.add(column: "assignmentDraw", .double).check { $0 >= 0 && $0 < 1 }
+            }
+            try db.create(index: "generation_request", on: "generation", columns: ["requestID"])
+        }
+        migrator.registerMigration("v8: dashboard indexes") { db in
+            // What the dashboard's image grid filters and sorts on, one small row per image: its
+            // tallies and where it came from. Reading them off `image` would read its PNG bytes
+            // too (see v4), and counting `vote` per image per request would read every vote.
+            // Triggers keep it in step with `image` and `vote`, so no write path can forget it.
+            // `seq` is the image's rowid: the order images were recorded in.
+            try db.create(table: "imageTally") { t in
+                t.primaryKey("seq", .integer)
+                t.column("imageID", .text).notNull().unique().references("image")
+                t.column("generationID", .text).notNull()
+                t.column("modelVersion", .text).notNull()
+                t.column("source", .text).notNull().check { $0 == "web" || $0 == "slack" || $0 == "import" }
+                t.column("createdAt", .datetime).notNull()
+                t.column("approvals", .integer).notNull().defaults(to: 0).check { $0 >= 0 }
+                t.column("disapprovals", .integer).notNull().defaults(to: 0).check { $0 >= 0 }
+                t.column("votes", .integer).generatedAs(sql: "approvals + disapprovals")
+                // The minority's votes: 0 unless raters disagree.
+                t.column("disputed", .integer).generatedAs(sql: "min(approvals, disapprovals)")
+                // The approval rate, unrated images last.
+                t.column("approvalOrder", .double)
+                    .generatedAs(sql: "CASE WHEN approvals + disapprovals > 0 THEN CAST(approvals AS REAL) / (approvals + disapprovals) ELSE 2 END")
+            }
+            let source = "CASE generation.requestedBy WHEN 'web' THEN 'web' WHEN 'import' THEN 'import' ELSE 'slack' END"
+            try db.execute(sql: """
+                INSERT INTO imageTally (seq, imageID, generationID, modelVersion, source, createdAt, approvals, disapprovals)
+                SELECT image.rowid, image.id, image.generationID, generation.modelVersion, \(source), image.createdAt,
+                       (SELECT COUNT(*) FROM vote WHERE vote.imageID = image.id AND vote.rating = 'Approve'),
+                       (SELECT COUNT(*) FROM vote WHERE vote.imageID = image.id AND vote.rating = 'Disapprove')
+                FROM image JOIN generation ON generation.id = image.generationID;
+
+                CREATE TRIGGER imageTally_image AFTER INSERT ON image BEGIN
+                    INSERT INTO imageTally (seq, imageID, generationID, modelVersion, source, createdAt)
+                    SELECT NEW.rowid, NEW.id, NEW.generationID, generation.modelVersion, \(source), NEW.createdAt
+                    FROM generation WHERE generation.id = NEW.generationID;
+                END;
+                CREATE TRIGGER imageTally_voteInsert AFTER INSERT ON vote BEGIN
+                    UPDATE imageTally SET approvals = approvals + (NEW.rating = 'Approve'), disapprovals = disapprovals + (NEW.rating = 'Disapprove')
+                    WHERE imageID = NEW.imageID;
+                END;
+                CREATE TRIGGER imageTally_voteUpdate AFTER UPDATE OF imageID, rating ON vote BEGIN
+                    UPDATE imageTally SET approvals = approvals - (OLD.rating = 'Approve'), disapprovals = disapprovals - (OLD.rating = 'Disapprove')
+                    WHERE imageID = OLD.imageID;
+                    UPDATE imageTally SET approvals = approvals + (NEW.rating = 'Approve'), disapprovals = disapprovals + (NEW.rating = 'Disapprove')
+                    WHERE imageID = NEW.imageID;
+                END;
+                CREATE TRIGGER imageTally_voteDelete AFTER DELETE ON vote BEGIN
+                    UPDATE imageTally SET approvals = approvals - (OLD.rating = 'Approve'), disapprovals = disapprovals - (OLD.rating = 'Disapprove')
+                    WHERE imageID = OLD.imageID;
+                END;
+
+                CREATE INDEX imageTally_generation ON imageTally (generationID);
+                CREATE INDEX imageTally_modelVersion ON imageTally (modelVersion, seq);
+                CREATE INDEX imageTally_votes ON imageTally (votes, seq);
+                CREATE INDEX imageTally_disputed ON imageTally (disputed, votes, seq);
+                CREATE INDEX imageTally_approval ON imageTally (approvalOrder, votes DESC, seq DESC);
+                CREATE INDEX voteEvent_occurredAt ON voteEvent (occurredAt, rating);
+                """)
+            // The grid's prompt search: every substring of three characters or more is indexed
+            // (FTS5's trigram tokenizer, case-insensitive), so a search reads only the matching
+            // generations instead of every prompt.
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE generationPrompt USING fts5(prompt, content = 'generation', tokenize = 'trigram');
+                INSERT INTO generationPrompt (rowid, prompt) SELECT rowid, prompt FROM generation;
+                CREATE TRIGGER generationPrompt_insert AFTER INSERT ON generation BEGIN
+                    INSERT INTO generationPrompt (rowid, prompt) VALUES (NEW.rowid, NEW.prompt);
+                END;
+                CREATE TRIGGER generationPrompt_update AFTER UPDATE OF prompt ON generation BEGIN
+                    INSERT INTO generationPrompt (generationPrompt, rowid, prompt) VALUES ('delete', OLD.rowid, OLD.prompt);
+                    INSERT INTO generationPrompt (rowid, prompt) VALUES (NEW.rowid, NEW.prompt);
+                END;
+                CREATE TRIGGER generationPrompt_delete AFTER DELETE ON generation BEGIN
+                    INSERT INTO generationPrompt (generationPrompt, rowid, prompt) VALUES ('delete', OLD.rowid, OLD.prompt);
+                END;
+                """)
+        }
         return migrator
     }
 }

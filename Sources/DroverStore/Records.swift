@@ -18,10 +18,16 @@ public struct GenerationRecord: Codable, Sendable, FetchableRecord, PersistableR
     /// Who asked, as a pseudonym (or `web`).
     public var requestedBy: String
     public var createdAt: Date
+    /// The request this generation is part of: one generation per model version the request's
+    /// images were assigned. `nil` before versions were assigned, and for imported images.
+    public var requestID: String?
+    /// How the version was decided; `nil` when it was not (older, imported or collected images).
+    public var assignment: Assignment?
 
     public init(
         id: String, prompt: String, negativePrompt: String?, steps: Int?, guidanceScale: Double?, width: Int, height: Int,
-        model: String, modelVersion: String, backend: String, requestedBy: String, createdAt: Date
+        model: String, modelVersion: String, backend: String, requestedBy: String, createdAt: Date,
+        requestID: String? = nil, assignment: Assignment? = nil
     ) {
         self.id = id
         self.prompt = prompt
@@ -35,6 +41,8 @@ public struct GenerationRecord: Codable, Sendable, FetchableRecord, PersistableR
         self.backend = backend
         self.requestedBy = requestedBy
         self.createdAt = createdAt
+        self.requestID = requestID
+        self.assignment = assignment
     }
 }
 
@@ -49,8 +57,13 @@ public struct ImageRecord: Codable, Sendable, FetchableRecord, PersistableRecord
     public var postedTo: String?
     public var createdAt: Date
     public var commitSHA: String?
+    /// The number in [0, 1) that drew its model version (``BlindAssignment``), when one was drawn.
+    public var assignmentDraw: Double?
 
-    public init(id: ImageID, generationID: String, position: Int, seed: UInt32?, png: Data, postedTo: String?, createdAt: Date) {
+    public init(
+        id: ImageID, generationID: String, position: Int, seed: UInt32?, png: Data, postedTo: String?, createdAt: Date,
+        assignmentDraw: Double? = nil
+    ) {
         self.id = id
         self.generationID = generationID
         self.position = position
@@ -59,6 +72,7 @@ public struct ImageRecord: Codable, Sendable, FetchableRecord, PersistableRecord
         self.postedTo = postedTo
         self.createdAt = createdAt
         self.commitSHA = nil
+        self.assignmentDraw = assignmentDraw
     }
 }
 

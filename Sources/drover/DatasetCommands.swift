@@ -136,10 +136,12 @@ struct Export: AsyncParsableCommand {
     @Option(help: "The format: \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", ")).") var format: ExportFormat
     @Option(help: "An empty or new directory to write to.") var out: String
     @Option(help: "The dataset revision to export (a commit, tag or branch).") var at = "HEAD"
+    @Option(help: "Only votes on images of these model versions, comma-separated (A,B: a pairs export for Diffusion-DPO).")
+    var versions: ModelVersionList?
 
     func run() async throws {
         let history = DatasetHistory(directory: try settings.load().datasetDirectory)
-        let written = try await history.export(format, at: at, to: out)
+        let written = try await history.export(format, at: at, versions: versions?.names, to: out)
         print("wrote \(counted(written.records, "record")) (\(format.fileName)) and \(written.images) images of commit \(written.commit.prefix(10)) to \(out)")
     }
 }
@@ -166,7 +168,9 @@ struct Stats: AsyncParsableCommand {
     @Flag(help: "Print JSON, as GET /api/stats answers.") var json = false
 
     func run() async throws {
-        let statistics = try Ledger(path: try settings.load().ledgerPath).statistics()
+        let configuration = try settings.load()
+        let ledger = try Ledger(path: configuration.ledgerPath)
+        let statistics = try ledger.statistics()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -182,6 +186,13 @@ struct Stats: AsyncParsableCommand {
         for rater in statistics.raters { print("| \(rater.rater) | \(rater.votes) | \(percent(rater.approvalRate)) |") }
         let alpha = statistics.agreement.krippendorffAlpha.map { String(format: "%.3f", $0) } ?? "undefined"
         print("\nKrippendorff's alpha (nominal): \(alpha) over \(statistics.agreement.images) images rated by two or more raters")
+        // With two versions or more getting traffic, the blinded comparison of the first two.
+        let compared = configuration.generator.versions.filter { $0.weight > 0 }.prefix(2).map(\.name)
+        if compared.count == 2 {
+            let comparison = try ledger.comparison(of: compared[0], and: compared[1])
+            print("\n\(compared[0]) vs \(compared[1]), blinded images only: \(comparison.summary)")
+            print("(drover compare \(compared[0]) \(compared[1]) for the figures)")
+        }
     }
 
     private func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
@@ -196,6 +207,7 @@ struct Compare: AsyncParsableCommand {
     @Argument(help: "The model version to compare against (the model_version column).") var a: String
     @Argument(help: "The model version compared with it.") var b: String
     @Option(help: "The difference in approval, in points, that the planning figures are for.") var difference: Double = 10
+    @Flag(help: "Also count images that were not blindly assigned: pinned with --model, older and imported ones.") var all = false
     @Flag(help: "Print JSON, as GET /api/compare answers.") var json = false
 
     func validate() throws {
@@ -204,7 +216,8 @@ struct Compare: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let comparison = try Ledger(path: try settings.load().ledgerPath).comparison(of: a, and: b, detectableDifference: difference / 100)
+        let comparison = try Ledger(path: try settings.load().ledgerPath)
+            .comparison(of: a, and: b, detectableDifference: difference / 100, blindedOnly: !all)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

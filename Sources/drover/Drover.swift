@@ -12,7 +12,7 @@ struct Drover: AsyncParsableCommand {
         commandName: "drover",
         abstract: "Turns 👍 / 👎 on generated images into a versioned training dataset.",
         subcommands: [
-            Serve.self, Log.self, Show.self, Revert.self, Import.self, Export.self, Push.self, Stats.self, Compare.self, Train.self, SlackCommand.self, OxenCommand.self,
+            Serve.self, Models.self, Log.self, Show.self, Revert.self, Import.self, Export.self, Push.self, Stats.self, Compare.self, Train.self, SlackCommand.self, OxenCommand.self,
         ]
     )
 }

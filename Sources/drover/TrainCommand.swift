@@ -29,7 +29,7 @@ struct Train: AsyncParsableCommand {
     @Option(help: "dpo (preference pairs) or kto (every vote).") var method: Method
     @Option(help: "The Stable Diffusion 1.x / 2.x pipeline to start from: a local diffusers directory or a Hub id.") var base: String
     @Option(help: "The dataset revision to train on (a commit, tag or branch).") var at = "HEAD"
-    @Option(help: "Only votes on images of these model versions, comma-separated (e.g. 0-1,0-2).") var versions: String?
+    @Option(help: "Only votes on images of these model versions, comma-separated (e.g. 0-1,0-2).") var versions: ModelVersionList?
     @Option(help: "Where the adapter goes: an empty or new directory.") var out: String
     @Flag(help: "Check everything and print what would be used; train nothing.") var dryRun = false
     @Option(help: "The Python with the trainer's requirements (default: .venv/bin/python if present, else python3).") var python: String?
@@ -49,7 +49,7 @@ struct Train: AsyncParsableCommand {
         let configuration = try settings.load()
         let export = FileManager.default.temporaryDirectory.appending(path: "drover-train-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: export) }
-        let versionSet = versions.map { Set($0.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }) }
+        let versionSet = versions?.names
         let written = try await DatasetHistory(directory: configuration.datasetDirectory)
             .export(method.exportFormat, at: at, versions: versionSet, to: export)
         guard written.records > 0 else {
@@ -62,7 +62,7 @@ struct Train: AsyncParsableCommand {
             "--dataset-commit", written.commit,
         ]
         arguments += ["--votes", String(try await votes(in: configuration.datasetDirectory, at: written.commit, versions: versionSet))]
-        if let versions { arguments += ["--versions", versions] }
+        if let versions { arguments += ["--versions", versions.description] }
         if dryRun { arguments.append("--dry-run") }
         let interpreter = python ?? (FileManager.default.isExecutableFile(atPath: ".venv/bin/python") ? ".venv/bin/python" : "python3")
         let result = try await Subprocess.run(

@@ -60,7 +60,7 @@ func recordImage(in ledger: Ledger, prompt: String = "an ox", bytes: String = UU
         model: "m", modelVersion: "0-1", backend: "procedural", requestedBy: "web", createdAt: Date()
     )
     let png = Data(bytes.utf8)
-    return try ledger.record(generation, images: [
+    return try ledger.record([generation], images: [
         ImageRecord(id: ImageID(pngBytes: png), generationID: generation.id, position: 0, seed: nil, png: png, postedTo: nil, createdAt: Date()),
     ])[0]
 }

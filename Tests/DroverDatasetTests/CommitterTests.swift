@@ -42,7 +42,7 @@ struct DatasetFixture {
             id: generationID, prompt: prompt, negativePrompt: "blurry", steps: 30, guidanceScale: 7.5, width: 64, height: 64,
             model: "tiny-sd", modelVersion: "0-1", backend: "procedural", requestedBy: "web", createdAt: Date()
         )
-        return try ledger.record(generation, images: (0..<count).map { index in
+        return try ledger.record([generation], images: (0..<count).map { index in
             let png = Data("\(generationID) \(index)".utf8)
             return ImageRecord(id: ImageID(pngBytes: png), generationID: generationID, position: index, seed: UInt32(100 + index), png: png, postedTo: nil, createdAt: Date())
         })
@@ -54,7 +54,7 @@ struct DatasetFixture {
             id: UUID().uuidString, prompt: prompt, negativePrompt: nil, steps: nil, guidanceScale: nil, width: 8, height: 8,
             model: "tiny", modelVersion: "0-1", backend: "procedural", requestedBy: "web", createdAt: Date()
         )
-        return try ledger.record(generation, images: pngs.enumerated().map { index, png in
+        return try ledger.record([generation], images: pngs.enumerated().map { index, png in
             ImageRecord(id: ImageID(pngBytes: png), generationID: generation.id, position: index, seed: nil, png: png, postedTo: nil, createdAt: Date())
         })
     }

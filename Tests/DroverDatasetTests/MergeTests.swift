@@ -77,7 +77,7 @@ extension DatasetFixture {
     /// from a clone that has it.
     func adopt(_ image: ImageID, from other: Ledger) throws {
         let change = try #require(try other.pendingOrCommittedImage(image))
-        try ledger.record(change.generation, images: [change.image])
+        try ledger.record([change.generation], images: [change.image])
         try ledger.markCommitted(images: [image], voteEvents: [], commitSHA: change.image.commitSHA ?? "")
     }
 }

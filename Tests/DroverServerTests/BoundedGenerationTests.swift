@@ -55,10 +55,13 @@ func slowBackend(_ gate: Gate) -> Router<BasicRequestContext> {
 }
 
 extension TestClientProtocol {
-    /// `/healthz`'s status and its `generator` object.
-    func generatorHealth() async throws -> (status: HTTPResponse.Status, generator: [String: Any]) {
+    /// `/healthz`'s status, its `generator` object, and that object's only model version.
+    func generatorHealth() async throws -> (status: HTTPResponse.Status, generator: [String: Any], version: [String: Any]) {
         let response = try await execute(uri: "/healthz", method: .get)
-        return (response.status, try #require(try response.json()["generator"] as? [String: Any]))
+        let generator = try #require(try response.json()["generator"] as? [String: Any])
+        let versions = try #require(generator["versions"] as? [[String: Any]])
+        try #require(versions.count == 1)
+        return (response.status, generator, versions[0])
     }
 }
 
@@ -102,7 +105,7 @@ extension TestClientProtocol {
 
             let health = try await client.generatorHealth()
             #expect(health.status == .ok)
-            #expect(health.generator["backend"] as? String == "openai")
+            #expect(health.version["backend"] as? String == "openai")
             #expect(health.generator["ok"] as? Bool == true, "a busy refusal is not a failure")
 
             gate.open()
@@ -127,7 +130,7 @@ extension TestClientProtocol {
             let health = try await client.generatorHealth()
             #expect(health.status == .ok, "a failing generator degrades Drover but leaves it ready")
             #expect(health.generator["ok"] as? Bool == false)
-            #expect(health.generator["last_error"] as? String == message)
+            #expect(health.version["last_error"] as? String == message && health.version["ok"] as? Bool == false)
             #expect(health.generator["in_flight"] as? Int == 0)
 
             gate.open()
@@ -135,8 +138,8 @@ extension TestClientProtocol {
             try await eventually("a generation to succeed once the backend answers") {
                 try await client.post("/api/generations", json: Self.generate).status == .created
             }
-            let recovered = try await client.generatorHealth().generator
-            #expect(recovered["ok"] as? Bool == true && recovered["last_error"] is NSNull, "cleared: null")
+            let recovered = try await client.generatorHealth()
+            #expect(recovered.generator["ok"] as? Bool == true && recovered.version["last_error"] is NSNull, "cleared: null")
         }
     }
 
@@ -155,7 +158,7 @@ extension TestClientProtocol {
             #expect(failed.status == .badGateway)
             let message = (try failed.json()["error"] as? [String: Any])?["message"] as? String
             #expect(message == "the image generator failed: the backend answered 500 Internal Server Error: CUDA out of memory")
-            #expect(try await client.generatorHealth().generator["last_error"] as? String == message)
+            #expect(try await client.generatorHealth().version["last_error"] as? String == message)
             let images = try await client.execute(uri: "/api/images", method: .get)
             #expect((try images.json()["images"] as? [Any])?.isEmpty == true, "a failed generation records nothing")
         }

@@ -92,7 +92,8 @@ import Testing
             let json = try health.json()
             #expect(json["status"] as? String == "ok")
             #expect((json["ledger"] as? [String: Any])?["inbox_depth"] as? Int == 0)
-            #expect((json["generator"] as? [String: Any])?["backend"] as? String == "procedural")
+            let versions = (json["generator"] as? [String: Any])?["versions"] as? [[String: Any]]
+            #expect(versions?.map { $0["backend"] as? String } == ["procedural"] && versions?.first?["name"] as? String == "0-1")
             let page = try await client.execute(uri: "/", method: .get)
             #expect(page.status == .ok && String(buffer: page.body).contains("<title>Drover</title>"))
         }

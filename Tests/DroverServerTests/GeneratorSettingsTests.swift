@@ -10,7 +10,8 @@ import Testing
 
     @Test func defaultsToTheProceduralPainterWithTheDocumentedLimits() throws {
         let defaults = try settings([:])
-        guard case .procedural = defaults.backend else { Issue.record("not procedural: \(defaults)"); return }
+        #expect(defaults.versions.map(\.name) == ["0-1"] && defaults.versions[0].weight == 1 && defaults.modelsFile == nil)
+        guard case .procedural = defaults.versions[0].backend else { Issue.record("not procedural: \(defaults)"); return }
         #expect(defaults.timeout == .seconds(120))
         #expect(defaults.concurrency == 2)
         #expect(defaults.queueLimit == 16)
@@ -22,7 +23,7 @@ import Testing
             "DROVER_GENERATOR_API_KEY": Self.key, "DROVER_GENERATOR_TIMEOUT_S": "2.5", "DROVER_GENERATOR_CONCURRENCY": "3",
             "DROVER_GENERATOR_QUEUE": "0",
         ])
-        guard case .automatic1111(let endpoint) = read.backend else { Issue.record("not automatic1111: \(read)"); return }
+        guard case .automatic1111(let endpoint) = read.versions[0].backend else { Issue.record("not automatic1111: \(read)"); return }
         #expect(endpoint.url == "http://gpu.local:7860" && endpoint.model == "sd15" && endpoint.apiKey == Self.key)
         #expect(read.timeout == .milliseconds(2_500))
         #expect(read.concurrency == 3 && read.queueLimit == 0)
@@ -54,7 +55,7 @@ import Testing
         let configuration = try DroverConfiguration(environment: [
             "DROVER_GENERATOR": "openai", "DROVER_GENERATOR_URL": "https://api.example.com", "DROVER_GENERATOR_API_KEY": Self.key,
         ])
-        #expect(configuration.generator.description == "GeneratorSettings(backend: openai(model: default, key: set), timeout: 120.0 seconds, concurrency: 2, queue: 16)")
+        #expect(configuration.generator.description == "GeneratorSettings(versions: [0-1 (openai(model: default, key: set), weight 1.0)], timeout: 120.0 seconds, concurrency: 2, queue: 16)")
         #expect(!String(describing: configuration).contains(Self.key))
         #expect(!String(reflecting: configuration).contains(Self.key))
     }

@@ -40,7 +40,7 @@ private struct VoteLaneFixture {
             let png = Data("png \(index)".utf8)
             return ImageRecord(id: ImageID(pngBytes: png), generationID: "g1", position: index, seed: UInt32(index), png: png, postedTo: nil, createdAt: Date())
         }
-        images = try ledger.record(generation, images: records)
+        images = try ledger.record([generation], images: records)
     }
 
     func lane(batchLimit: Int) -> VoteLane {

@@ -1,4 +1,5 @@
 import DroverCore
+import DroverGenerators
 import DroverGit
 import DroverServer
 import DroverTestSupport
@@ -63,10 +64,62 @@ import Testing
                 #expect(line["width"] as? Int == 64 && line["height"] as? Int == 80)
                 #expect(line["prompt"] as? String == "a fluffy ox")
                 #expect(line["path"] as? String == "images/\(id).png")
-                #expect(line["generation_id"] as? String == (try generation.json()["generation_id"] as? String))
+                #expect(line["request_id"] as? String == (try generation.json()["request_id"] as? String))
             }
         }
         worker.kill()
         #expect(try await datasetGit(directory).run(["fsck", "--strict"]).isEmpty)
+    }
+
+    /// The loop's last step: a LoRA adapter served by the worker next to its base model is a model
+    /// version in the models file, and the two share the blinded traffic.
+    @Test func anAdapterIsAModelVersionBesideItsBase() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let model = directory.path + "/tiny-sd"
+        try await WorkerProcess.saveTinyPipeline(to: model)
+        try await WorkerProcess.saveRandomAdapter(to: directory.path + "/adapters/dpo-1", seed: 1)
+        let worker = try WorkerProcess(
+            model: model, arguments: ["--served-model-name", "tiny-sd", "--lora", "dpo-1=\(directory.path)/adapters/dpo-1", "--default-steps", "2"],
+            logPath: directory.path + "/worker.log"
+        )
+        defer { worker.kill() }
+        _ = try await worker.waitUntilReady(timeout: .seconds(300))
+        try """
+            [[version]]
+            name = "base"
+            backend = "openai"
+            url = "\(worker.url)"
+            model = "tiny-sd"
+
+            [[version]]
+            name = "dpo-1"
+            backend = "openai"
+            url = "\(worker.url)"
+            model = "dpo-1"
+            """.write(toFile: directory.path + "/models.toml", atomically: true, encoding: .utf8)
+        let configuration = try testConfiguration(directory)
+
+        // What `drover models` asks: both are served; a name the worker does not serve is not.
+        for version in configuration.generator.versions {
+            try await makeGenerator(version.backend, timeout: .seconds(10)).checkHealth()
+        }
+        let missing = makeGenerator(.openai(.init(url: worker.url, model: "dpo-2", apiKey: nil)), timeout: .seconds(10))
+        let error = await #expect(throws: (any Error).self) { try await missing.checkHealth() }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("does not serve the model dpo-2 (it serves: tiny-sd, dpo-1)"))
+
+        let app = try await buildApplication(configuration, logger: testLogger)
+        try await app.test(.live) { client in
+            var ids: [String] = []
+            for seed in [1, 2] {
+                let made = try await client.post("/api/generations", json: #"{"prompt": "an ox", "n": 4, "seed": \#(seed * 10), "width": 64, "height": 64}"#)
+                #expect(made.status == .created)
+                ids += try #require(try made.json()["images"] as? [[String: Any]]).compactMap { $0["id"] as? String }
+            }
+            try await eventually("the images committed") { [ids] in try await committedProvenance(directory).count == ids.count }
+            let versions = try await committedProvenance(directory).values.map { ($0["model_version"] as? String ?? "", $0["model"] as? String ?? "") }
+            #expect(Set(versions.map(\.0)).isSubset(of: ["base", "dpo-1"]))
+            #expect(versions.allSatisfy { $0.0 == "dpo-1" ? $0.1 == "dpo-1" : $0.1 == "tiny-sd" }, "each image made by its version's model")
+        }
     }
 }

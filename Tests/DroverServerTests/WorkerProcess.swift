@@ -26,8 +26,17 @@ final class WorkerProcess {
         try await Command.run(try testPython(), ["-c", script, directory], in: root, environment: environment)
     }
 
-    /// Starts the worker on `model`; its output goes to `logPath`.
-    init(model: String, logPath: String) throws {
+    /// Saves a random LoRA adapter for the tiny pipeline to `directory`, as the trainer saves one.
+    static func saveRandomAdapter(to directory: String, seed: Int) async throws {
+        let script = """
+            import sys; from drover_worker.synthetic import build_tiny_pipeline, save_random_lora
+            save_random_lora(build_tiny_pipeline(sys.argv[1] + '-work'), sys.argv[1], seed=int(sys.argv[2]))
+            """
+        try await Command.run(try testPython(), ["-c", script, directory, "\(seed)"], in: root, environment: environment)
+    }
+
+    /// Starts the worker on `model`, with `arguments` after the standard ones; its output goes to `logPath`.
+    init(model: String, arguments: [String] = [], logPath: String) throws {
         let port = try freePort()
         url = "http://127.0.0.1:\(port)"
         self.logPath = logPath
@@ -36,7 +45,7 @@ final class WorkerProcess {
         }
         let log = try FileHandle(forWritingTo: URL(filePath: logPath))
         process.executableURL = URL(filePath: try testPython())
-        process.arguments = ["-m", "drover_worker", "--model", model, "--device", "cpu", "--host", "127.0.0.1", "--port", "\(port)"]
+        process.arguments = ["-m", "drover_worker", "--model", model, "--device", "cpu", "--host", "127.0.0.1", "--port", "\(port)"] + arguments
         process.currentDirectoryURL = URL(filePath: Self.root)
         process.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
         process.standardOutput = log

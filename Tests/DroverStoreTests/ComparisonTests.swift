@@ -4,26 +4,32 @@ import DroverTestSupport
 import Foundation
 import Testing
 
-/// ``Ledger/comparison(of:and:detectableDifference:)`` reads the right votes: per version, and the
-/// head-to-head pairs of one rater's votes on both versions for one prompt.
+/// ``Ledger/comparison(of:and:detectableDifference:blindedOnly:)`` reads the right votes: per
+/// version, blinded images only unless asked, and the head-to-head pairs of one rater's votes on
+/// both versions for one request.
 @Suite struct ComparisonTests {
     @Test func talliesAndHeadToHeadPairsComeFromTheActiveVotes() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let ledger = try Ledger(path: directory.path + "/drover.sqlite")
-        // Two prompts, each asked of version A and of version B, and a third asked of B only.
+        // Two requests whose images were assigned A and B, a third assigned B only, and a fourth
+        // (the same prompt as r1) pinned to A.
         var images: [String: ImageID] = [:]
-        for (request, versions) in [("r1", ["A", "B"]), ("r2", ["A", "B"]), ("r3", ["B"])] {
+        let requests: [(String, [String], Assignment)] = [
+            ("r1", ["A", "B"], .random), ("r2", ["A", "B"], .random), ("r3", ["B"], .random), ("r4", ["A"], .chosen),
+        ]
+        for (request, versions, assignment) in requests {
             for (position, version) in versions.enumerated() {
                 let generation = GenerationRecord(
-                    id: "\(request)-\(version)", prompt: "an ox \(request)", negativePrompt: nil, steps: nil, guidanceScale: nil, width: 64, height: 64,
-                    model: "m", modelVersion: version, backend: "procedural", requestedBy: "web", createdAt: Date()
+                    id: "\(request)-\(version)", prompt: request == "r4" ? "an ox r1" : "an ox \(request)", negativePrompt: nil, steps: nil,
+                    guidanceScale: nil, width: 64, height: 64, model: "m", modelVersion: version, backend: "procedural", requestedBy: "web",
+                    createdAt: Date(), requestID: request, assignment: assignment
                 )
                 let png = Data("\(request) \(version)".utf8)
                 let record = ImageRecord(
                     id: ImageID(pngBytes: png), generationID: generation.id, position: position, seed: 1, png: png, postedTo: nil, createdAt: Date()
                 )
-                images["\(request)\(version)"] = try ledger.record(generation, images: [record])[0]
+                images["\(request)\(version)"] = try ledger.record([generation], images: [record])[0]
             }
         }
         func vote(_ image: String, _ rater: String, _ choice: VoteChoice) -> VoteCommand {
@@ -34,13 +40,18 @@ import Testing
             vote("r2A", "ann", .down), vote("r2B", "ann", .up),  // ann: B won r2
             vote("r1A", "bob", .up), vote("r1B", "bob", .up),  // bob: a tie on r1
             vote("r3B", "bob", .up), vote("r2A", "cat", .up), vote("r2A", "cat", .none),  // no pairs; cat's vote taken back
+            vote("r4A", "ann", .down),  // pinned: another request, even though the prompt is r1's
         ])
         let comparison = try ledger.comparison(of: "A", and: "B")
         #expect(comparison.a.images == 2 && comparison.a.votes == 3 && comparison.a.approvals == 2)
         #expect(comparison.b.images == 3 && comparison.b.votes == 4 && comparison.b.approvals == 3)
-        #expect(comparison.blindedOnly == false)
+        #expect(comparison.blindedOnly == true)
         #expect(comparison.verdict == .tooFewVotes)
         let pairs = comparison.headToHead
         #expect(pairs.pairs == 3 && pairs.aWins == 1 && pairs.bWins == 1 && pairs.ties == 1)
+
+        let everything = try ledger.comparison(of: "A", and: "B", blindedOnly: false)
+        #expect(everything.a.images == 3 && everything.a.votes == 4 && everything.a.approvals == 2)
+        #expect(everything.blindedOnly == false && everything.headToHead.pairs == 3, "a pinned request pairs with nothing")
     }
 }

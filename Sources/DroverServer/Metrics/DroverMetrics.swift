@@ -1,4 +1,5 @@
 import CoreMetrics
+import DroverCore
 import DroverStore
 import Prometheus
 import Synchronization
@@ -51,6 +52,14 @@ struct DroverMetrics: Sendable {
     func generation(backend: String, succeeded: Bool, duration: Duration) {
         Timer(label: "drover_generation_duration_seconds", dimensions: [("backend", backend), ("outcome", succeeded ? "ok" : "error")], factory: factory)
             .recordInterval(duration)
+    }
+
+    /// Images made by a model version, by how it was assigned: the A/B split as it happens.
+    func images(modelVersion: String, assignment: Assignment, count: Int) {
+        Counter(
+            label: "drover_images_generated_total", dimensions: [("model_version", modelVersion), ("assignment", assignment.rawValue)],
+            factory: factory
+        ).increment(by: count)
     }
 
     /// Values read at scrape time: inbox depth and the committer's totals.

@@ -34,9 +34,11 @@ struct APIController {
         var height: Int?
         var steps: Int?
         var guidanceScale: Double?
+        /// A model version to pin; without it each image's version is drawn blindly.
+        var model: String?
 
         enum CodingKeys: String, CodingKey {
-            case prompt, n, seed, width, height, steps
+            case prompt, n, seed, width, height, steps, model
             case negativePrompt = "negative_prompt"
             case guidanceScale = "guidance_scale"
         }
@@ -47,12 +49,14 @@ struct APIController {
             var id: String
             var url: String
         }
-        var generationID: String
+        var requestID: String
         var images: [Image]
+        /// What could not be made, when some images were.
+        var failures: [String]
 
         enum CodingKeys: String, CodingKey {
-            case images
-            case generationID = "generation_id"
+            case images, failures
+            case requestID = "request_id"
         }
     }
 
@@ -62,21 +66,24 @@ struct APIController {
         do {
             generationRequest = try GenerationRequest(
                 prompt: body.prompt, negativePrompt: body.negativePrompt, count: body.n ?? 1, seed: body.seed,
-                steps: body.steps, guidanceScale: body.guidanceScale, width: body.width ?? 512, height: body.height ?? 512
+                steps: body.steps, guidanceScale: body.guidanceScale, width: body.width, height: body.height, modelVersion: body.model
             )
         } catch {
             throw HTTPError(.badRequest, message: error.description)
         }
         let result: GenerationService.Result
         do {
-            result = try await generation.generate(generationRequest, requestedBy: "web", postedTo: "web")
+            let key = request.headers[.idempotencyKey].map { "web:\($0.prefix(200))" } ?? "web:\(UUID().uuidString)"
+            result = try await generation.generate(generationRequest, requestKey: key, requestedBy: "web", postedTo: "web")
         } catch {
             // A GenerationError answers 503 (busy), 504 (timed out) or 502 (the backend failed) itself.
             context.logger.warning("generation failed", metadata: ["error": "\(error)"])
             throw error
         }
         let images = result.imageIDs.map { GenerationResponse.Image(id: $0.rawValue, url: "/images/\($0).png") }
-        return EditedResponse(status: .created, response: GenerationResponse(generationID: result.generationID, images: images))
+        return EditedResponse(
+            status: .created, response: GenerationResponse(requestID: result.requestID, images: images, failures: result.failures)
+        )
     }
 
     // MARK: - Images
@@ -89,14 +96,14 @@ struct APIController {
                 try container.encode(summary.id, forKey: .id)
                 try container.encode("/images/\(summary.id).png", forKey: .url)
                 try container.encode(summary.prompt, forKey: .prompt)
-                try container.encode(summary.generationID, forKey: .generationID)
+                try container.encode(summary.requestID, forKey: .requestID)
                 try container.encode(Timestamp.iso8601(summary.createdAt), forKey: .createdAt)
                 try container.encode(summary.approvals, forKey: .approvals)
                 try container.encode(summary.disapprovals, forKey: .disapprovals)
             }
             enum CodingKeys: String, CodingKey {
                 case id, url, prompt, approvals, disapprovals
-                case generationID = "generation_id"
+                case requestID = "request_id"
                 case createdAt = "created_at"
             }
         }

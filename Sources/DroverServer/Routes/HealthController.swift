@@ -3,7 +3,7 @@ import DroverOxen
 import DroverStore
 import Hummingbird
 
-/// `GET /healthz`: liveness plus the readiness of the ledger, the dataset and the generator.
+/// `GET /healthz`: liveness plus the readiness of the ledger, the dataset and each model version's generator.
 struct HealthController {
     let inbox: Inbox
     let committer: Committer
@@ -59,27 +59,37 @@ struct HealthController {
             }
         }
         struct Generator: Encodable {
+            /// One model version's backend and how its last generation went.
+            struct Version: Encodable {
+                var name: String
+                var backend: String
+                var model: String
+                var weight: Double
+                var ok: Bool
+                var lastError: String?
+                enum CodingKeys: String, CodingKey {
+                    case name, backend, model, weight, ok
+                    case lastError = "last_error"
+                }
+
+                /// Every field is written, an absent one as `null`.
+                func encode(to encoder: any Encoder) throws {
+                    var container = encoder.container(keyedBy: CodingKeys.self)
+                    try container.encode(name, forKey: .name)
+                    try container.encode(backend, forKey: .backend)
+                    try container.encode(model, forKey: .model)
+                    try container.encode(weight, forKey: .weight)
+                    try container.encode(ok, forKey: .ok)
+                    try container.encode(lastError, forKey: .lastError)
+                }
+            }
             var ok: Bool
-            var backend: String
-            var model: String
             var inFlight: Int
             var queued: Int
-            var lastError: String?
+            var versions: [Version]
             enum CodingKeys: String, CodingKey {
-                case ok, backend, model, queued
+                case ok, queued, versions
                 case inFlight = "in_flight"
-                case lastError = "last_error"
-            }
-
-            /// Every field is written, an absent one as `null`.
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(ok, forKey: .ok)
-                try container.encode(backend, forKey: .backend)
-                try container.encode(model, forKey: .model)
-                try container.encode(inFlight, forKey: .inFlight)
-                try container.encode(queued, forKey: .queued)
-                try container.encode(lastError, forKey: .lastError)
             }
         }
         var status: String
@@ -106,8 +116,10 @@ struct HealthController {
         )
         let state = generation.state
         let generator = Health.Generator(
-            ok: state.ok, backend: state.backend, model: state.model, inFlight: state.inFlight, queued: state.queued,
-            lastError: state.lastError
+            ok: state.ok, inFlight: state.inFlight, queued: state.queued,
+            versions: state.versions.map {
+                .init(name: $0.name, backend: $0.backend, model: $0.model, weight: $0.weight, ok: $0.lastError == nil, lastError: $0.lastError)
+            }
         )
         // A failing generator degrades Drover but does not make it unready: votes and the page still
         // work, and the next generation that succeeds clears the failure.

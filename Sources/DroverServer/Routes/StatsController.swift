@@ -4,7 +4,8 @@ import Hummingbird
 
 /// `GET /api/stats`: per model version, per rater, and inter-rater agreement, from the ledger's
 /// active votes (what `drover stats` prints); `GET /api/compare?a=&b=`: which of two model
-/// versions raters prefer, and how sure that is (what `drover compare` prints).
+/// versions raters prefer, and how sure that is (what `drover compare` prints), from blindly
+/// assigned images unless `blinded=false`.
 struct StatsController {
     let ledger: Ledger
 
@@ -40,6 +41,11 @@ struct StatsController {
             }
             difference = value
         }
-        return Comparison(comparison: try ledger.comparison(of: a, and: b, detectableDifference: difference))
+        var blindedOnly = true
+        if let text = query["blinded"] {
+            guard let value = Bool(String(text)) else { throw HTTPError(.badRequest, message: "blinded is true (the default) or false") }
+            blindedOnly = value
+        }
+        return Comparison(comparison: try ledger.comparison(of: a, and: b, detectableDifference: difference, blindedOnly: blindedOnly))
     }
 }

@@ -59,7 +59,7 @@ struct SharedFileHandler: InboxHandler {
             id: imageID, generationID: generation.id, position: 0, seed: nil, png: Data(png),
             postedTo: "slack:\(share.teamID)/\(share.channel)", createdAt: now
         )
-        try ledger.record(generation, images: [image])
+        try ledger.record([generation], images: [image])
         try ledger.record(SlackMessageRecord(channel: share.channel, ts: ts, imageID: imageID, teamID: share.teamID, fileID: share.fileID, postedAt: now))
         committerDoorbell.ring()
         logger.info("collected a shared image", metadata: metadata.merging(["image_id": "\(imageID)", "ts": "\(ts)"]) { $1 })

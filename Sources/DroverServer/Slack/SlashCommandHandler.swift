@@ -32,20 +32,23 @@ struct SlashCommandHandler: InboxHandler {
         let job = try JSONDecoder().decode(SlashCommandJob.self, from: item.payload)
         var request = job.request
         request.seed = request.seed ?? Self.seed(for: item.idempotencyKey)
-        await generateAndPost(request, for: job.command)
+        await generateAndPost(request, key: item.idempotencyKey, for: job.command)
     }
 
     /// Does the work, telling the requester about any failure instead of throwing.
-    private func generateAndPost(_ request: GenerationRequest, for command: SlashCommand) async {
+    private func generateAndPost(_ request: GenerationRequest, key: String, for command: SlashCommand) async {
         let result: GenerationService.Result
         do {
             result = try await generation.generate(
-                request, requestedBy: pseudonymizer.pseudonym(team: command.teamID, user: command.userID),
+                request, requestKey: key, requestedBy: pseudonymizer.pseudonym(team: command.teamID, user: command.userID),
                 postedTo: "slack:\(command.teamID)/\(command.channelID)"
             )
         } catch {
             await tell(command, "Sorry, I could not generate “\(request.prompt)”: \(error)")
             return
+        }
+        for failure in result.failures {
+            await tell(command, "Sorry, for “\(request.prompt)” \(failure)")
         }
         do {
             for imageID in result.imageIDs where try !ledger.isPosted(imageID, to: command.channelID) {
