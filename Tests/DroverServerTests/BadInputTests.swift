@@ -34,6 +34,10 @@ import Testing
         Case(name: "image file with a path", method: .get, uri: "/images/..%2F..%2Fdrover.sqlite", body: nil, status: .badRequest),
         Case(name: "unknown image file", method: .get, uri: "/images/\(unknownImage).png", body: nil, status: .notFound),
         Case(name: "bad limit", method: .get, uri: "/api/images?limit=-3", body: nil, status: .badRequest),
+        Case(name: "an unknown model version", method: .post, uri: "/api/generations", body: #"{"prompt": "ox", "model": "nope"}"#, status: .badRequest),
+        Case(name: "a model version that is no name", method: .post, uri: "/api/generations", body: #"{"prompt": "ox", "model": "a,b"}"#, status: .badRequest),
+        Case(name: "compare one version with itself", method: .get, uri: "/api/compare?a=x&b=x", body: nil, status: .badRequest),
+        Case(name: "compare with a bad blinded", method: .get, uri: "/api/compare?a=x&b=y&blinded=maybe", body: nil, status: .badRequest),
     ]
 
     @Test(arguments: cases)

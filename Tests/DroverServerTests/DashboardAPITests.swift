@@ -1,4 +1,5 @@
 import DroverCore
+import DroverGit
 import DroverServer
 import DroverTestSupport
 import Foundation
@@ -28,7 +29,7 @@ import Testing
             (.get, "/api/dashboard/images?model_version=\(String(repeating: "v", count: 201))", nil, .badRequest),
             (.get, "/api/dashboard/images?rater=\(String(repeating: "r", count: 101))", nil, .badRequest),
             (.get, "/api/dashboard/images/not-an-id", nil, .badRequest),
-            (.get, "/api/dashboard/images/\(unknownImage)", nil, .notFound),
+            (.get, "/api/dashboard/images/\(Self.unknownImage)", nil, .notFound),
             (.get, "/api/dashboard/history?limit=0", nil, .badRequest),
             (.get, "/api/dashboard/history?limit=51", nil, .badRequest),
             (.get, "/api/dashboard/raters?limit=501", nil, .badRequest),
@@ -72,10 +73,12 @@ import Testing
         try await app.test(.live) { client in
             let generation = try await client.post("/api/generations", json: #"{"prompt": "a fluffy ox eating almonds", "n": 2, "seed": 7}"#)
             let images = try #require((try generation.json()["images"] as? [[String: String]])?.compactMap { $0["id"] })
-            for (image, rater, rating) in [(images[0], "alice", "up"), (images[0], "bob", "down"), (images[1], "alice", "up")] {
+            try await eventually("the images' commit") { try await commitCount(directory) == 2 }
+            // One vote at a time, so that each has a commit of its own.
+            for (index, (image, rater, rating)) in [(images[0], "alice", "up"), (images[0], "bob", "down"), (images[1], "alice", "up")].enumerated() {
                 _ = try await client.post("/api/votes", json: #"{"image_id": "\#(image)", "rater": "\#(rater)", "rating": "\#(rating)"}"#)
+                try await eventually("the vote's commit") { try await commitCount(directory) == 3 + index }
             }
-            try await eventually("the votes' commits") { try await commitCount(directory) == 5 }
 
             func get(_ uri: String) async throws -> [String: Any] {
                 let response = try await client.execute(uri: uri, method: .get)
@@ -141,9 +144,8 @@ import Testing
             #expect(again.status == .conflict)
 
             // Revert a commit by its abbreviated hash: alice's vote on the second image.
-            let voteCommit = try #require((holding[1]["sha"] as? String).map { _ in
-                try await datasetGit(directory).run(["log", "--format=%H", "--grep", "image \(images[1])", "-1"]).trimmingWhitespace()
-            })
+            let voteCommit = try await datasetGit(directory).run(["log", "-1", "--format=%H", "--grep", "^Approve image \(images[1])"])
+                .trimmingWhitespace()
             let byCommit = try await client.post("/api/reverts", json: #"{"commit": "\#(voteCommit.prefix(10))", "reason": "test votes"}"#)
             #expect(byCommit.status == .accepted)
             try await eventually("the second revert's commit") { try await commitCount(directory) == 7 }

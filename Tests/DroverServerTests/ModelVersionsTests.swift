@@ -308,3 +308,46 @@ func committedProvenance(_ directory: TemporaryDirectory) async throws -> [Strin
         }
     }
 }
+
+/// `drover models`: each version's share, backend and health; exit 1 when one with traffic is down.
+@Suite struct ModelsCommandTests {
+    @Test func listsTheVersionsWithTheirHealth() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let down = "http://127.0.0.1:\(try freePort())"
+        try await withHTTPServer(paintingBackend(model: "paint-a")) { url in
+            func write(downWeight: Int) throws {
+                try """
+                    [[version]]
+                    name = "painter"
+                    backend = "procedural"
+                    weight = 3
+                    defaults = { steps = 20, width = 256, height = 256 }
+
+                    [[version]]
+                    name = "served"
+                    backend = "openai"
+                    url = "\(url)"
+                    model = "paint-a"
+                    weight = 1
+
+                    [[version]]
+                    name = "gone"
+                    backend = "openai"
+                    url = "\(down)"
+                    weight = \(downWeight)
+                    """.write(toFile: directory.path + "/models.toml", atomically: true, encoding: .utf8)
+            }
+            try write(downWeight: 0)
+            let output = try await drover(["models"], dataDirectory: directory.path)
+            #expect(output.contains("| painter | 75 % | procedural | drover-procedural-1 | steps 20, 256×256 | ok |"), "\(output)")
+            #expect(output.contains("| served | 25 % | openai | paint-a | — | ok |"), "\(output)")
+            #expect(output.contains("| gone | 0 (history only) | openai | default | — | down: "), "\(output)")
+
+            try write(downWeight: 1)
+            await #expect(throws: CommandError.self, "a version with traffic is down") {
+                try await drover(["models"], dataDirectory: directory.path)
+            }
+        }
+    }
+}
