@@ -219,9 +219,11 @@ if Context.environment["DROVER_BENCHMARKS"] != nil {
         .executableTarget(
             name: "drover-bench-commit",
             dependencies: [
-                "DroverCore", "DroverStore", "DroverDataset", "DroverServer", .product(name: "Logging", package: "swift-log"),
+                "DroverCore", "DroverStore", "DroverDataset", "DroverGit", "DroverServer", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "benchmarks/commit",
             exclude: ["README.md", "oxen_bench.py", "votes.lua"]

@@ -156,7 +156,7 @@ public final class Committer: Service {
         for change in changes.images {
             try repository.write(change.image.png, to: change.image.id.datasetPath)
             paths.append(change.image.id.datasetPath)
-            provenance += String(decoding: try encoder.encode(change.provenance), as: UTF8.self) + "\n"
+            provenance += String(decoding: try encoder.encode(ImageProvenance(image: change.image, generation: change.generation)), as: UTF8.self) + "\n"
         }
         if !provenance.isEmpty {
             try repository.append(provenance, to: DatasetRepository.imagesJSONLPath)
@@ -246,19 +246,6 @@ public final class Committer: Service {
     private func record(_ error: any Error) {
         state.withLock { $0.lastError = "\(error)" }
         logger.error("commit failed; will retry", metadata: ["error": "\(error)"])
-    }
-}
-
-extension ImageChange {
-    /// The image's line in `annotations/images.jsonl`.
-    var provenance: ImageProvenance {
-        ImageProvenance(
-            id: image.id, prompt: generation.prompt, negativePrompt: generation.negativePrompt, seed: image.seed,
-            steps: generation.steps, guidanceScale: generation.guidanceScale, width: generation.width, height: generation.height,
-            model: generation.model, modelVersion: generation.modelVersion, backend: generation.backend,
-            generationID: generation.id, createdAt: Timestamp.iso8601(image.createdAt), postedTo: image.postedTo,
-            requestID: generation.requestID, assignment: generation.assignment, assignmentDraw: image.assignmentDraw
-        )
     }
 }
 

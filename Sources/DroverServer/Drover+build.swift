@@ -19,6 +19,14 @@ import ServiceLifecycle
 public func buildApplication(
     _ configuration: DroverConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    try await buildApplication(configuration, logger: logger, digestClock: SystemDigestClock(), onServerRunning: onServerRunning)
+}
+
+/// ``buildApplication(_:logger:onServerRunning:)`` with the clock the Slack digest is scheduled by.
+func buildApplication(
+    _ configuration: DroverConfiguration, logger: Logger, digestClock: any DigestClock,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
     try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
     let ledger = try Ledger(path: configuration.ledgerPath)
     let inbox = Inbox(ledger: ledger)
@@ -57,6 +65,9 @@ public func buildApplication(
                 modelVersion: configuration.modelVersion, logger: logger
             ),
         ]
+        if let digest = configuration.slack?.digest {
+            generationHandlers.append(DigestHandler(ledger: ledger, slack: slack, settings: digest, publicURL: configuration.publicURL, logger: logger))
+        }
     }
     let announcer = VoteAnnouncer(
         metrics: metrics, committerDoorbell: committerDoorbell, tallies: slack.map { TallyUpdater(ledger: ledger, slack: $0, logger: logger) }
@@ -69,6 +80,9 @@ public func buildApplication(
     ]
     services += pusher.map { [$0] } ?? []
     services += oxen.map { [$0] } ?? []
+    if let digest = configuration.slack?.digest {
+        services.append(DigestService(schedule: digest.schedule, inbox: inbox, doorbell: generationsDoorbell, clock: digestClock, logger: logger))
+    }
     if !generationHandlers.isEmpty {
         let lane = HandlerLane(inbox: inbox, handlers: generationHandlers, logger: logger)
         services.append(InboxWorker(inbox: inbox, doorbell: generationsDoorbell, lane: lane, drainsOnShutdown: false, logger: logger))
@@ -93,7 +107,11 @@ public func buildApplication(
         let intake = SlackIntake(
             inbox: inbox, votesDoorbell: votesDoorbell,
             generationsDoorbell: generationsDoorbell, slashCommand: settings.slashCommand, listenBotUser: settings.listenBotUser,
-            maxQueuedCommands: settings.maxQueuedCommands
+            maxQueuedCommands: settings.maxQueuedCommands,
+            stats: StatsAnswer(
+                ledger: ledger, versionsWithTraffic: configuration.generator.versions.filter { $0.weight > 0 }.map(\.name),
+                publicURL: configuration.publicURL
+            )
         )
         if let signingSecret = settings.signingSecret {
             SlackController(signature: SlackSignature(signingSecret: signingSecret), intake: intake).addRoutes(to: router)

@@ -22,6 +22,9 @@ public struct DroverConfiguration: Sendable {
     public var oxen: OxenSettings?
     /// Slack over HTTP, when both `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET` are set.
     public var slack: SlackSettings?
+    /// Where people reach Drover's web page (`DROVER_PUBLIC_URL`), without a trailing slash: the
+    /// dashboard links and image URLs in Slack messages start with it. `nil`: no links.
+    public var publicURL: String?
     /// How long a connection may stay without a complete request head (idle between keep-alive
     /// requests, or sending a head that never ends) before it is closed (`DROVER_HTTP_IDLE_TIMEOUT_S`).
     public var idleTimeout: Duration
@@ -69,6 +72,7 @@ public struct DroverConfiguration: Sendable {
             throw ConfigurationError(error.description)
         }
         slack = try SlackSettings(value)
+        publicURL = try Self.publicURL(value("DROVER_PUBLIC_URL"))
         idleTimeout = try Self.seconds(value, "DROVER_HTTP_IDLE_TIMEOUT_S", default: 30)
         readTimeout = try Self.seconds(value, "DROVER_HTTP_READ_TIMEOUT_S", default: 10)
     }
@@ -80,6 +84,19 @@ public struct DroverConfiguration: Sendable {
             throw ConfigurationError("\(key) must be a number of seconds from 0 to 86400, not \"\(text)\"")
         }
         return .milliseconds(Int64(seconds * 1_000))
+    }
+
+    /// An absolute `http` or `https` URL with a host, its trailing slashes dropped.
+    private static func publicURL(_ text: String?) throws(ConfigurationError) -> String? {
+        guard let text else { return nil }
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased()), url.host?.isEmpty == false,
+              url.query == nil, url.fragment == nil
+        else {
+            throw ConfigurationError("DROVER_PUBLIC_URL must be an http or https address such as https://drover.example.com, not \"\(text)\"")
+        }
+        var trimmed = Substring(text)
+        while trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        return String(trimmed)
     }
 
     /// `KEY=VALUE` lines; blank lines and `#` comments are skipped, values may be quoted.

@@ -16,6 +16,8 @@ public struct SlackSettings: Sendable, CustomStringConvertible {
     public var listenBotUser: String?
     /// How many `/ox` requests may wait; past that a new one is told to try again in a minute.
     public var maxQueuedCommands: Int
+    /// The digest posted to a channel every day or week (`DROVER_DIGEST_*`); `nil`: none.
+    public var digest: DigestSettings?
 
     /// Reads the Slack settings; `nil` when Slack is not configured at all.
     /// - Throws: ``ConfigurationError`` for a half configuration.
@@ -27,6 +29,10 @@ public struct SlackSettings: Sendable, CustomStringConvertible {
             if secret != nil || appToken != nil {
                 throw ConfigurationError("SLACK_BOT_TOKEN (xoxb-…) is needed with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN")
             }
+            if value("DROVER_DIGEST_CHANNEL") != nil {
+                throw ConfigurationError("DROVER_DIGEST_CHANNEL needs Slack: set SLACK_BOT_TOKEN and SLACK_APP_TOKEN or SLACK_SIGNING_SECRET")
+            }
+            _ = try DigestSettings(value)  // a digest setting without the channel is still a mistake
             return nil
         }
         guard secret != nil || appToken != nil else {
@@ -52,9 +58,10 @@ public struct SlackSettings: Sendable, CustomStringConvertible {
             throw ConfigurationError("DROVER_MAX_QUEUED_COMMANDS must be a whole number, at least 1")
         }
         maxQueuedCommands = queue
+        digest = try DigestSettings(value)
     }
 
     public var description: String {
-        "SlackSettings(apiURL: \(apiURL), slashCommand: \(slashCommand), http: \(signingSecret != nil), socketMode: \(appToken != nil))"
+        "SlackSettings(apiURL: \(apiURL), slashCommand: \(slashCommand), http: \(signingSecret != nil), socketMode: \(appToken != nil), digest: \(digest.map { "\($0.schedule) to \($0.channel)" } ?? "off"))"
     }
 }

@@ -71,10 +71,12 @@ public struct CommandResponse: Codable, Sendable, Equatable {
 
 /// What the text after `/ox` asks for.
 ///
-/// Syntax: `/ox [--n N] [--seed S] [--negative "<words>"] [--model VERSION] <prompt>`, or `/ox help`.
-/// Options come first; everything after them is the prompt.
+/// Syntax: `/ox [--n N] [--seed S] [--negative "<words>"] [--model VERSION] <prompt>`, `/ox help`
+/// or `/ox stats`. Options come first; everything after them is the prompt.
 public enum OxCommand: Equatable, Sendable {
     case help
+    /// How the model versions compare, for the requester only.
+    case stats
     case generate(GenerationRequest)
 
     /// The usage text shown for `help` and after a mistake.
@@ -86,6 +88,7 @@ public enum OxCommand: Equatable, Sendable {
         to pick a model version yourself (its images then stay out of the blind comparison).
         Example: `\(command) --n 4 --seed 42 a fluffy ox eating almonds`
         Vote with 👍 / 👎 reactions or the buttons; every vote is a commit in the dataset.
+        `\(command) stats` shows (only to you) how the model versions compare so far.
         """
     }
 
@@ -94,6 +97,7 @@ public enum OxCommand: Equatable, Sendable {
     public static func parse(_ text: String) throws(OxCommandError) -> OxCommand {
         var words = Substring(text.trimmingWhitespace())
         if words.isEmpty || words.lowercased() == "help" { return .help }
+        if words.lowercased() == "stats" { return .stats }
         var count = 1
         var seed: UInt32?
         var negative: String?

@@ -224,10 +224,11 @@ extension Ledger {
         }
     }
 
-    /// The model versions, the one with the most recently recorded image first.
+    /// The model versions, newest first: the one whose first image was recorded last comes first
+    /// (versions that share blinded traffic stay in the order they were added).
     public func modelVersionsByRecency() throws -> [String] {
         try database.read { db in
-            try String.fetchAll(db, sql: "SELECT modelVersion FROM imageTally GROUP BY modelVersion ORDER BY max(seq) DESC")
+            try String.fetchAll(db, sql: "SELECT modelVersion FROM imageTally GROUP BY modelVersion ORDER BY min(seq) DESC")
         }
     }
 

@@ -3,6 +3,7 @@ data directory, and Debian's headless Chromium driven by Selenium through chromi
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import socket
@@ -34,12 +35,12 @@ class Drover:
         self.data = data
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        binary = os.environ.get("DROVER_BIN", str(ROOT / ".build/debug/drover"))
+        self.binary = os.environ.get("DROVER_BIN", str(ROOT / ".build/debug/drover"))
         env = os.environ | {
             "DROVER_DATA_DIR": str(data), "DROVER_PORT": str(self.port), "DROVER_GENERATOR": "procedural",
             "DROVER_RATER_SALT": "pepper", "LOG_LEVEL": "critical",
         } | (environment or {})
-        self.process = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen([self.binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         eventually("drover serve to answer /healthz", lambda: self.healthy(), timeout=30)
 
     def healthy(self) -> bool:
@@ -77,6 +78,17 @@ class Drover:
 
     def vote(self, image: str, rater: str, rating: str) -> str:
         return self.post("/api/votes", {"image_id": image, "rater": rater, "rating": rating})["rater"]
+
+    def import_votes(self, rows: list[list[str]]) -> None:
+        """Runs `drover import` on a CSV of these rows (prompt, path, rating, rater, model_version,
+        voted_at, source); the running server commits them as one change set."""
+        votes = self.data / "votes-to-import.csv"
+        with votes.open("w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["prompt", "path", "rating", "rater", "model_version", "voted_at", "source"])
+            writer.writerows(rows)
+        environment = os.environ | {"DROVER_DATA_DIR": str(self.data), "DROVER_RATER_SALT": "pepper", "LOG_LEVEL": "critical"}
+        subprocess.run([self.binary, "import", str(votes)], env=environment, check=True, capture_output=True, timeout=120)
 
     def git(self, *arguments: str) -> str:
         return subprocess.run(["git", "-C", str(self.data / "dataset"), *arguments], check=True, capture_output=True, text=True).stdout

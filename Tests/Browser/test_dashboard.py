@@ -63,7 +63,7 @@ def test_generate_vote_and_see_the_count_and_commit_without_a_reload(drover: Dro
     wait(browser).until(lambda b: count(b, image, "up") == "1")
     assert not EMOJI.search(browser.find_element(By.TAG_NAME, "body").text)
     assert not EMOJI.search(browser.page_source)
-    browser.save_screenshot(str(screenshots / "images.png"))
+    browser.save_screenshot(str(screenshots / "images-after-a-vote.png"))
 
 
 def test_the_grid_filters_and_sorts(drover: Drover, browser: WebDriver) -> None:
@@ -111,6 +111,8 @@ def test_one_image_shows_every_vote_event_and_its_commits(drover: Drover, browse
     commits = browser.find_elements(By.CSS_SELECTOR, "article.commit")
     assert len(commits) == 4, "three vote commits and the image's own"
     assert bob in commits[0].find_element(By.CSS_SELECTOR, "tr.added").text
+    # Where people vote, the model version stays folded away in the provenance.
+    assert "0-1" not in browser.find_element(By.CSS_SELECTOR, ".image-page > .stack").text
 
     # Vote from here, by keyboard.
     browser.execute_script("localStorage.setItem('drover-rater', 'carol')")
@@ -118,7 +120,7 @@ def test_one_image_shows_every_vote_event_and_its_commits(drover: Drover, browse
     down = wait(browser).until(EC.element_to_be_clickable((By.CSS_SELECTOR, '.image-page .votes button[data-rating="down"]')))
     down.send_keys(Keys.ENTER)
     wait(browser).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#events tbody tr")) == 4)
-    browser.save_screenshot(str(screenshots / "image.png"))
+    browser.save_screenshot(str(screenshots / "image-vote-history.png"))
 
 
 def test_revert_a_vote_with_a_reason(drover: Drover, browser: WebDriver, screenshots: Path) -> None:
@@ -145,7 +147,7 @@ def test_revert_a_vote_with_a_reason(drover: Drover, browser: WebDriver, screens
     open_page(browser, drover, "/history", "article.commit")
     newest = browser.find_element(By.CSS_SELECTOR, "article.commit")
     assert "spam account" in newest.text and newest.find_elements(By.CSS_SELECTOR, "tr.removed")
-    browser.save_screenshot(str(screenshots / "history.png"))
+    browser.save_screenshot(str(screenshots / "history-after-a-revert.png"))
 
 
 def test_revert_a_commit_from_the_history(drover: Drover, browser: WebDriver) -> None:
@@ -161,6 +163,25 @@ def test_revert_a_commit_from_the_history(drover: Drover, browser: WebDriver) ->
     eventually("the revert's commit", lambda: f"images/{image}.png" not in drover.train_csv())
     assert drover.git("log", "-1", "--format=%s").strip() == f"Revert 1 vote from commit {vote_commit[:10]}: test votes"
     wait(browser).until(lambda b: "test votes" in b.find_element(By.CSS_SELECTOR, "article.commit").text)
+
+
+def test_revert_one_vote_of_a_commit_from_the_history(drover: Drover, browser: WebDriver) -> None:
+    image = drover.generate("a paper boat on a pond", seed=8)[0]
+    eventually("the image's commit", drover.settled)
+    rows = [["a paper boat on a pond", f"images/{image}.png", rating, rater, "0-1", "2026-11-30T10:00:00.000Z", "web"]
+            for rating, rater in (("Approve", "aaaaaaaaaaaa"), ("Disapprove", "bbbbbbbbbbbb"))]
+    drover.import_votes(rows)
+
+    open_page(browser, drover, "/history", "article.commit tr.added button.revert")
+    imported = browser.find_element(By.CSS_SELECTOR, "article.commit")
+    assert imported.find_element(By.CSS_SELECTOR, ".title").text.startswith("Import 2 votes")
+    row = next(row for row in imported.find_elements(By.CSS_SELECTOR, "tr.added") if "bbbbbbbbbbbb" in row.text)
+    row.find_element(By.CSS_SELECTOR, "button.revert").click()
+    wait(browser).until(EC.visibility_of_element_located((By.ID, "confirm-reason"))).send_keys("duplicate rater")
+    browser.find_element(By.ID, "confirm-ok").click()
+    eventually("the revert's commit", lambda: "bbbbbbbbbbbb" not in drover.train_csv())
+    assert "aaaaaaaaaaaa" in drover.train_csv()
+    assert re.fullmatch(r"Revert 1 vote of event \d+: duplicate rater", drover.git("log", "-1", "--format=%s").strip())
 
 
 def test_pages_with_no_data_say_so(drover: Drover, browser: WebDriver) -> None:
@@ -188,10 +209,10 @@ def test_overview_and_raters_draw_their_figures(drover: Drover, browser: WebDriv
     table = browser.find_element(By.CSS_SELECTOR, "figure.chart details table")
     assert "approve" in table.get_attribute("textContent")
     assert browser.find_element(By.ID, "agreement").text
-    browser.save_screenshot(str(screenshots / "overview.png"))
+    browser.save_screenshot(str(screenshots / "overview-figures.png"))
 
     open_page(browser, drover, "/raters", "#raters tbody tr")
     rows = browser.find_elements(By.CSS_SELECTOR, "#raters tbody tr")
     stats = drover.get("/api/stats")
     assert len(rows) == len(stats["raters"]) == 3
-    browser.save_screenshot(str(screenshots / "raters.png"))
+    browser.save_screenshot(str(screenshots / "raters-table.png"))

@@ -4,17 +4,14 @@ this makes the README's pictures."""
 
 from __future__ import annotations
 
-import csv
-import os
 import random
-import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from conftest import ROOT, Drover, eventually
+from conftest import Drover, eventually
 from test_dashboard import open_page, wait
 
 PROMPTS = [
@@ -39,7 +36,7 @@ def test_tour(data_dir: Path, browser: WebDriver, screenshots: Path) -> None:
     models.write_text(MODELS)
     drover = Drover(data_dir, {"DROVER_MODELS": str(models)})
     try:
-        seed_two_weeks_of_votes(drover, data_dir)
+        seed_two_weeks_of_votes(drover)
 
         open_page(browser, drover, "/overview", "#comparison")
         wait(browser).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "figure.chart svg rect")) > 10)
@@ -62,7 +59,7 @@ def test_tour(data_dir: Path, browser: WebDriver, screenshots: Path) -> None:
         drover.stop()
 
 
-def seed_two_weeks_of_votes(drover: Drover, data_dir: Path) -> None:
+def seed_two_weeks_of_votes(drover: Drover) -> None:
     """Images from the web page; two weeks of earlier votes brought in by `drover import`
     (raters prefer sd15-dpo-1); today's votes through the page's API; one revert."""
     rng = random.Random(21)
@@ -84,14 +81,7 @@ def seed_two_weeks_of_votes(drover: Drover, data_dir: Path) -> None:
                              at.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "slack-reaction"])
     # One vote per rater and image: the newest row wins, as it would have.
     latest = {(row[1], row[3]): row for row in sorted(rows, key=lambda row: row[5])}
-    votes = data_dir / "earlier-votes.csv"
-    with votes.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["prompt", "path", "rating", "rater", "model_version", "voted_at", "source"])
-        writer.writerows(sorted(latest.values(), key=lambda row: row[5]))
-    environment = os.environ | {"DROVER_DATA_DIR": str(data_dir), "DROVER_RATER_SALT": "pepper", "LOG_LEVEL": "critical"}
-    binary = os.environ.get("DROVER_BIN", str(ROOT / ".build/debug/drover"))
-    subprocess.run([binary, "import", str(votes)], env=environment, check=True, capture_output=True, timeout=120)
+    drover.import_votes(sorted(latest.values(), key=lambda row: row[5]))
 
     for image, _, version in images[:10]:
         drover.vote(image, "alice", "up" if version == "sd15-dpo-1" or rng.random() < 0.4 else "down")

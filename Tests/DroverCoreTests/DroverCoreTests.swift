@@ -62,7 +62,8 @@ import Testing
         let request = try GenerationRequest(prompt: "  an ox \n", count: 4, seed: 7)
         #expect(request.prompt == "an ox")
         #expect(request.count == 4)
-        #expect(request.width == 512 && request.height == 512)
+        #expect(request.width == nil && request.height == nil, "left to the model version")
+        #expect(request.size == (512, 512))
     }
 
     @Test func refusesBadRequestsNamingTheField() throws {

@@ -225,9 +225,13 @@ extension TestClientProtocol {
                 for retry in [nil, 1, 2, 3] {
                     let response = try await client.reaction("reaction_added", "+1", by: "U0CAROL", on: ts, eventID: "Ev0SAME", retry: retry)
                     #expect(response.status == .ok)
-                    // Acknowledged means counted: the vote is in the ledger with the delivery.
+                    // Acknowledged means durable: the delivery is in the inbox, once; the vote lane
+                    // applies it right after.
+                    #expect(try ledgerCount("SELECT count(*) FROM inboxItem WHERE kind = 'slack-reaction'", directory) == 1)
+                    try await eventually("the vote applied") {
+                        try ledgerCount("SELECT count(*) FROM inboxItem WHERE state = 'done' AND kind = 'slack-reaction'", directory) == 1
+                    }
                     #expect(try ledgerCount("SELECT count(*) FROM vote", directory) == 1)
-                    #expect(try ledgerCount("SELECT count(*) FROM inboxItem WHERE state = 'done' AND kind = 'slack-reaction'", directory) == 1)
                 }
                 try await eventually("carol's vote") { try await commitCount(directory) == 3 }
                 try await eventually("the vote counted once in the metrics") {
@@ -270,6 +274,70 @@ extension TestClientProtocol {
                 #expect(fake.responses.first?.contains("/invite @Drover") == true)
                 #expect(fake.responses.first?.contains(#""response_type":"ephemeral""#) == true)
                 try await eventually("the inbox to drain") { try await client.inboxDepth() == 0 }
+            }
+        }
+    }
+}
+
+extension SlackFlowTests {
+    /// `/ox stats` answers only the requester, at once: the comparison of the first two versions
+    /// with traffic (a version without traffic is left out), and the dashboard link only with
+    /// `DROVER_PUBLIC_URL`.
+    @Test func statsAnswersPrivatelyWithTheComparison() async throws {
+        try await FakeSlack.run { fake in
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            try """
+                [[version]]
+                name = "base"
+                backend = "procedural"
+                weight = 1
+
+                [[version]]
+                name = "retired"
+                backend = "procedural"
+                weight = 0
+
+                [[version]]
+                name = "tuned"
+                backend = "procedural"
+                weight = 1
+                """.write(toFile: directory.path + "/models.toml", atomically: true, encoding: .utf8)
+            try await slackApp(directory, fake).test(.live) { client in
+                let before = try await client.slashCommand("stats", fake: fake)
+                #expect(try before.json()["response_type"] as? String == "ephemeral")
+                let empty = try #require(try before.json()["text"] as? String)
+                #expect(empty.contains("`tuned` against `base`") && empty.contains("No votes for base or tuned yet"), "\(empty)")
+                #expect(!empty.contains("retired") && !empty.contains("dashboard"), "\(empty)")
+
+                let made = try await client.post(
+                    "/api/generations", json: #"{"prompt": "an ox", "n": 8, "width": 64, "height": 64}"#,
+                    headers: [HTTPField.Name("Idempotency-Key")!: "stats-1"]
+                )
+                let images = try #require(try made.json()["images"] as? [[String: Any]]).compactMap { $0["id"] as? String }
+                for id in images {
+                    _ = try await client.post("/api/votes", json: #"{"image_id": "\#(id)", "rater": "ann", "rating": "up"}"#)
+                }
+                try await eventually("ann's votes") { try ledgerCount("SELECT count(*) FROM vote", directory) == 8 }
+                let compared = try await client.execute(uri: "/api/compare?a=base&b=tuned", method: .get).json()
+                let text = try #require(try await client.slashCommand("stats", fake: fake).json()["text"] as? String)
+                #expect(text.contains("*So far:* 8 votes from 1 rater on 8 images."), "\(text)")
+                for side in ["a", "b"] {
+                    let version = try #require(compared[side] as? [String: Any])
+                    let name = try #require(version["model_version"] as? String)
+                    let votes = try #require(version["votes"] as? Int)
+                    guard votes > 0 else { continue }
+                    #expect(text.contains("`\(name)`: 100.0 % approved (95 % interval "), "\(text)")
+                    #expect(text.contains(" \(votes == 1 ? "1 vote" : "\(votes) votes") on "), "\(text)")
+                }
+                #expect(text.contains(try #require(compared["summary"] as? String)), "the comparison's own words")
+                #expect(!text.contains("dashboard"))
+                #expect(fake.calls("chat.postMessage").isEmpty && fake.responses.isEmpty, "nothing posted: the answer is the acknowledgement")
+            }
+            try await waitForDatasetLock(directory)
+            try await slackApp(directory, fake, ["DROVER_PUBLIC_URL": "https://drover.example.com/"]).test(.live) { client in
+                let text = try #require(try await client.slashCommand("stats", fake: fake).json()["text"] as? String)
+                #expect(text.contains("<https://drover.example.com/|Open the dashboard>"), "\(text)")
             }
         }
     }

@@ -118,6 +118,8 @@ import Testing
     @Test func helpAndNothingShowUsage() throws {
         #expect(try OxCommand.parse("help") == .help)
         #expect(try OxCommand.parse("   ") == .help)
+        #expect(try OxCommand.parse(" Stats ") == .stats)
+        #expect(try OxCommand.parse("stats of an ox") != .stats, "a prompt that starts with the word is a prompt")
     }
 
     @Test func mistakesSayWhat() {

@@ -7,9 +7,11 @@ import Testing
 
 /// The dashboard's grid stays fast on a large ledger: 100,000 images (2 per generation, four
 /// model versions, one in a hundred imported) and about 150,000 active votes from 50 raters.
-/// Every kind of page query is timed; p99 must stay under 100 ms. With
-/// `DROVER_BENCH_DASHBOARD=1` it also prints the timings (`swift test --filter DashboardQueryBenchmark`).
-@Suite struct DashboardQueryBenchmark {
+/// Every kind of page query is timed; p99 must stay under 100 ms. A timing on a shared machine is
+/// no test, so it runs only when asked, and prints the timings:
+/// `DROVER_BENCH_DASHBOARD=1 swift test --filter DashboardQueryBenchmark`.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["DROVER_BENCH_DASHBOARD"] == "1"))
+struct DashboardQueryBenchmark {
     @Test func pagesOfAHundredThousandImages() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -41,7 +43,7 @@ import Testing
         report.append("| raters (every active vote) | \(raters50) | \(raters99) |")
         let (days50, days99) = try Self.time(runs: 20) { _ = try ledger.dailyVotes(since: Date() - 30 * 86_400) }
         report.append("| votes per day, 30 days | \(days50) | \(days99) |")
-        if ProcessInfo.processInfo.environment["DROVER_BENCH_DASHBOARD"] == "1" { print(report.joined(separator: "\n")) }
+        print(report.joined(separator: "\n"))
     }
 
     /// Milliseconds at the 50th and 99th percentile of `runs` runs.

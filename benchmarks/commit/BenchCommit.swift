@@ -1,5 +1,6 @@
 import DroverCore
 import DroverDataset
+import DroverGit
 import DroverStore
 import Foundation
 import Logging
@@ -17,6 +18,10 @@ import ServiceLifecycle
 @main
 struct BenchCommit {
     static func main() async throws {
+        if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--serve-startup" {
+            LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
+            try await GrowthRun.reportStartup(CommandLine.arguments[2])
+        }
         let options = try Options(CommandLine.arguments.dropFirst())
         // BENCH_LOG=1 shows the committer's log: each commit with its time spent writing files and in git.
         if ProcessInfo.processInfo.environment["BENCH_LOG"] == "1" {
@@ -26,6 +31,17 @@ struct BenchCommit {
         }
         let root = FileManager.default.temporaryDirectory.appending(path: "drover-bench-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
+        if !options.growthSizes.isEmpty {
+            say("growth: \(options.commits) image and vote commits per size, in \(root)\n")
+            var results: [GrowthRun.Result] = []
+            for images in options.growthSizes {
+                results.append(try await GrowthRun.measure(images: images, commits: options.commits, in: "\(root)/growth-\(images)"))
+                say("measured \(images) images")
+            }
+            say()
+            say(GrowthRun.table(results))
+            return
+        }
         say("commit benchmark: \(options.commits) commits per size (Oxen: \(options.oxenCommits)), images of \(Workload.imageBytes) bytes, in \(root)\n")
         var results: [SizeResult] = []
         for rows in options.sizes {
@@ -60,6 +76,8 @@ func say(_ text: String = "") {
 
 struct Options {
     var sizes = [1_000, 10_000, 100_000]
+    /// `--growth-sizes`: measure only the costs as the dataset grows, at these numbers of images.
+    var growthSizes: [Int] = []
     var commits = 100
     var oxenCommits = 20
     var sustainSeconds = 10.0
@@ -72,6 +90,7 @@ struct Options {
             guard let value = iterator.next() else { throw BenchError("\(name) needs a value") }
             switch name {
             case "--sizes": sizes = value.split(separator: ",").compactMap { Int($0) }
+            case "--growth-sizes": growthSizes = value.split(separator: ",").compactMap { Int($0) }
             case "--commits": commits = Int(value) ?? commits
             case "--oxen-commits": oxenCommits = Int(value) ?? oxenCommits
             case "--sustain-seconds": sustainSeconds = Double(value) ?? sustainSeconds
@@ -192,7 +211,7 @@ enum DroverRun {
         let images = (0..<workload.images).map { index in
             ImageRecord(id: ImageID(pngBytes: workload.png(index)), generationID: "bench", position: index, seed: UInt32(index), png: workload.png(index), postedTo: nil, createdAt: Date())
         }
-        let ids = try ledger.record(generation, images: images)
+        let ids = try ledger.record([generation], images: images)
         try await ledger.apply((0..<workload.images).flatMap { image in
             (0..<workload.raters).map { rater in
                 let choice = VoteChoice(workload.rating(image: image, rater: rater))

@@ -1,9 +1,11 @@
 import DroverCore
 import DroverDataset
+import DroverGit
 import DroverServer
 import DroverStore
 import Foundation
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// Votes through the whole of `drover serve`, run in this process: wrk (`votes.lua`, one thread,

@@ -133,7 +133,7 @@ function voteButtons(image, onVoted) {
         } catch (error) { showError(error.message); }
         button.disabled = false;
       },
-    }, icon(rating), element('span', { class: 'count' }, String(count)));
+    }, icon(rating, pressed ? '' : rating), element('span', { class: 'count' }, String(count)));
   });
   return element('div', { class: 'votes' }, buttons);
 }
@@ -181,7 +181,7 @@ function every(milliseconds, task) {
 // MARK: - Images
 
 pages.images = async (view, query) => {
-  const stats = await api('/api/stats');
+  const [stats, models] = await Promise.all([api('/api/stats'), api('/api/models')]);
   const filters = {
     q: query.get('q') || '', model_version: query.get('model_version') || '', state: query.get('state') || '',
     source: query.get('source') || '', sort: query.get('sort') || 'newest', offset: Number(query.get('offset') || 0),
@@ -193,12 +193,18 @@ pages.images = async (view, query) => {
   const promptInput = element('input', { id: 'prompt', name: 'prompt', maxlength: 2000, required: true, placeholder: 'a fluffy ox eating almonds' });
   const count = element('select', { id: 'count', name: 'n', 'aria-label': 'Number of images' },
     ['1', '2', '4', '8'].map((n) => element('option', { value: n, selected: n === '2' }, `${n} image${n === '1' ? '' : 's'}`)));
+  // Blind by default: each image's version is drawn at random and never shown. Picking one pins it
+  // (its images stay out of the comparison), for those who want to look on purpose.
+  const model = element('select', { id: 'model', name: 'model', 'aria-label': 'Model version' },
+    [element('option', { value: '' }, 'Blind (random)'), ...models.versions.map((v) => element('option', { value: v.name }, v.name))]);
+  const modelField = models.versions.length > 1 ? element('div', { class: 'field' }, element('label', { for: 'model' }, 'Model'), model) : null;
   const generateButton = element('button', { class: 'primary', type: 'submit', id: 'generate-button' }, 'Generate');
   const generateForm = element('form', { class: 'generate panel', id: 'generate', 'aria-label': 'Generate images' },
     element('div', { class: 'field' }, element('label', { for: 'rater-name' }, 'Your name ', element('span', { class: 'hint' }, '— remembered in this browser; the dataset keeps only a pseudonym')), nameInput),
     element('div', { class: 'row' },
       element('div', { class: 'field grow' }, element('label', { for: 'prompt' }, 'Prompt'), promptInput),
       element('div', { class: 'field' }, element('label', { for: 'count' }, 'How many'), count),
+      modelField,
       generateButton));
   generateForm.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -207,7 +213,7 @@ pages.images = async (view, query) => {
     generateButton.textContent = 'Generating…';
     showError('');
     try {
-      await postJSON('/api/generations', { prompt: promptInput.value, n: Number(count.value) });
+      await postJSON('/api/generations', { prompt: promptInput.value, n: Number(count.value), ...(model.value ? { model: model.value } : {}) });
       promptInput.value = '';
       if (filters.offset || filters.sort !== 'newest') location.hash = '#/images';
       else await refresh();
@@ -219,7 +225,7 @@ pages.images = async (view, query) => {
   const select = (id, label, value, options) => element('div', { class: 'field' }, element('label', { for: id }, label),
     element('select', { id, name: id }, options.map(([optionValue, text]) => element('option', { value: optionValue, selected: optionValue === value }, text))));
   const filterForm = element('form', { class: 'filters', id: 'filters', role: 'search', 'aria-label': 'Filter images' },
-    element('div', { class: 'field grow' }, element('label', { for: 'q' }, 'Prompt contains'), element('input', { id: 'q', name: 'q', value: filters.q, type: 'search', maxlength: 200 })),
+    element('div', { class: 'field grow' }, element('label', { for: 'q' }, 'Prompt'), element('input', { id: 'q', name: 'q', value: filters.q, type: 'search', maxlength: 200 })),
     select('model_version', 'Model version', filters.model_version, [['', 'Any'], ...stats.model_versions.map((v) => [v.model_version, v.model_version])]),
     select('state', 'Rating', filters.state, [['', 'Any'], ['unrated', 'Unrated'], ['approved', 'Approved'], ['disapproved', 'Disapproved'], ['disputed', 'Disputed']]),
     select('source', 'Source', filters.source, [['', 'Any'], ['web', 'Web'], ['slack', 'Slack'], ['import', 'Import']]),
@@ -337,7 +343,7 @@ pages.image = async (view, _query, id) => {
       element('div', {},
         element('img', { class: 'big', src: image.url, alt: p.prompt, width: p.width, height: p.height }),
         element('p', { class: 'prompt' }, p.prompt),
-        voteButtons(image, () => refreshUntil(async () => { await render(); return true; }, () => true)),
+        voteButtons(image, () => refreshUntil(render, (fresh) => fresh.events.length !== image.events.length)),
         element('details', { class: 'panel', style: 'margin-top:1rem' },
           element('summary', {}, 'Provenance (names the model version: open it after voting)'),
           element('dl', { class: 'provenance' }, provenanceRows.flatMap(([key, value]) => [element('dt', {}, key), element('dd', {}, String(value))])))),
@@ -347,11 +353,15 @@ pages.image = async (view, _query, id) => {
           element('p', { class: 'muted' }, `${image.approvals} approve, ${image.disapprovals} disapprove now; every change is kept.`), events),
         element('section', { 'aria-labelledby': 'holding-title', class: 'stack' },
           element('h2', { id: 'holding-title' }, 'Dataset commits holding this image and its votes'),
-          ...(image.commits.length ? image.commits.map((commit) => commitView(commit, render)) : [element('div', { class: 'empty' }, 'Not committed yet.')])))));
+          ...(image.commits.length ? image.commits.map((commit) => commitView(commit, render, image.id)) : [element('div', { class: 'empty' }, 'Not committed yet.')])))));
+    return image;
   }
 
   await render();
-  return every(5000, async () => { if (!document.activeElement || document.activeElement === document.body) await render(); });
+  // New votes every 5 s, unless someone is reading the provenance or using a control.
+  return every(5000, async () => {
+    if (!$('#view details[open]') && (!document.activeElement || document.activeElement === document.body)) await render();
+  });
 };
 
 function eventWords(event) {
@@ -363,31 +373,44 @@ function eventWords(event) {
 
 // MARK: - History
 
-function rowsTable(commit) {
-  const rows = [...commit.removed_rows.map((row) => ['removed', row]), ...commit.added_rows.map((row) => ['added', row])];
+// The rows a commit added and removed. On one image's page (`image`), only that image's rows,
+// without the model version: people vote there. In the history, a commit of several votes offers
+// a revert for each row still active (`revertable`: the commit's active vote events).
+function rowsTable(commit, image, revertable, afterRevert) {
+  const blind = image !== null;
+  const rows = [...commit.removed_rows.map((row) => ['removed', row]), ...commit.added_rows.map((row) => ['added', row])]
+    .filter(([, row]) => !image || row.path === `images/${image}.png`);
   if (rows.length === 0) return null;
+  const byRow = new Map(revertable.length > 1 ? revertable.map((event) => [`images/${event.image_id}.png ${event.rater}`, event]) : []);
+  const headers = ['', 'Prompt', 'Image', 'Rating', 'Rater', blind ? null : 'Model version', 'Source', byRow.size ? '' : null].filter((h) => h !== null);
   return element('table', { class: 'rows' },
-    element('thead', {}, element('tr', {}, ['', 'Prompt', 'Image', 'Rating', 'Rater', 'Model version', 'Source'].map((h) => element('th', { scope: 'col' }, h)))),
+    element('thead', {}, element('tr', {}, headers.map((h) => element('th', { scope: 'col' }, h)))),
     element('tbody', {}, rows.map(([kind, row]) => {
       const id = (row.path || '').replace(/^images\/|\.png$/g, '');
+      const event = kind === 'added' ? byRow.get(`${row.path} ${row.rater}`) : undefined;
       return element('tr', { class: kind },
         element('td', { 'aria-label': kind === 'added' ? 'added row' : 'removed row' }, kind === 'added' ? '+' : '−'),
         element('td', {}, row.prompt || ''), element('td', {}, /^[0-9a-f]{16}$/.test(id) ? imageLink(id, id.slice(0, 8)) : row.path || ''),
         element('td', {}, element('span', { class: `badge ${row.rating === 'Approve' ? 'up' : 'down'}` }, row.rating || '')),
-        element('td', { class: 'mono' }, row.rater || ''), element('td', {}, row.model_version || ''), element('td', {}, row.source || ''));
+        element('td', { class: 'mono' }, row.rater || ''), blind ? null : element('td', {}, row.model_version || ''), element('td', {}, row.source || ''),
+        byRow.size ? element('td', {}, event ? revertButton({ vote_event: event.id }, `the vote of rater ${event.rater} on image ${id.slice(0, 8)}`, afterRevert) : '') : null);
     })));
 }
 
-function commitView(commit, afterRevert) {
+// A commit with its rows; on one image's page (`image`), that image's rows only, and no revert
+// of the whole commit (each vote has its own).
+function commitView(commit, afterRevert, image = null) {
   const { icon: mark, parts } = describeSubject(commit.subject);
-  const active = commit.vote_events.filter((event) => event.active && event.rating);
+  const active = image ? [] : commit.vote_events.filter((event) => event.active && event.rating);
+  const otherRows = image ? [...commit.added_rows, ...commit.removed_rows].filter((row) => row.path !== `images/${image}.png`).length : 0;
   const body = commit.message.split('\n\n').slice(1).filter((paragraph) => !/^Drover-/.test(paragraph)).join('\n\n');
   return element('article', { class: 'commit', dataset: { sha: commit.sha }, id: `commit-${commit.sha}` },
     element('header', {}, mark, element('span', { class: 'title' }, parts),
       element('span', { class: 'meta' }, time(commit.date), ' · ', element('span', { class: 'mono' }, shortSHA(commit.sha))),
       active.length ? revertButton({ commit: commit.sha }, `the ${active.length} vote${active.length === 1 ? '' : 's'} commit ${shortSHA(commit.sha)} set`, afterRevert) : ''),
     body ? element('details', {}, element('summary', {}, 'Message'), element('pre', { class: 'mono', style: 'white-space:pre-wrap' }, body)) : '',
-    rowsTable(commit),
+    rowsTable(commit, image, active, afterRevert),
+    otherRows ? element('p', { class: 'muted' }, `and ${otherRows} row${otherRows === 1 ? '' : 's'} for other images (`, element('a', { href: `#/history?commit=${commit.sha}` }, 'in the history'), ')') : '',
     commit.added_images.length ? element('div', { class: 'thumbs' }, commit.added_images.slice(0, 12).map((path) => {
       const id = path.replace(/^images\/|\.png$/g, '');
       return element('a', { href: `#/image/${id}` }, element('img', { src: `/images/${id}.png`, alt: `image ${id}`, loading: 'lazy' }));
@@ -408,10 +431,10 @@ function confirmRevert(target, what, afterRevert) {
   dialog.onclose = async () => {
     if (dialog.returnValue !== 'confirm') return;
     try {
-      const answer = await postJSON('/api/reverts', { ...target, reason: reason.value });
+      await postJSON('/api/reverts', { ...target, reason: reason.value });
       showError('');
+      // The revert is recorded; its commit follows in a moment.
       await refreshUntil(async () => api('/api/commits?limit=1'), ({ commits }) => commits[0]?.subject.startsWith('Revert'));
-      void answer;
       await afterRevert();
     } catch (error) { showError(error.message); }
   };
@@ -440,82 +463,88 @@ pages.history = async (view, query) => {
 // MARK: - Overview
 
 pages.overview = async (view) => {
-  const [overview, stats, health] = await Promise.all([api('/api/dashboard/overview?days=30'), api('/api/stats'), fetch('/healthz').then((r) => r.json())]);
-  const versions = overview.model_versions;
-  const comparison = versions.length >= 2
-    ? await api(`/api/compare?a=${encodeURIComponent(versions[1])}&b=${encodeURIComponent(versions[0])}`) : null;
-  const totalVotes = stats.model_versions.reduce((sum, v) => sum + v.votes, 0);
-  const totalImages = stats.model_versions.reduce((sum, v) => sum + v.images, 0);
-  const alpha = stats.agreement.krippendorff_alpha;
-  const waiting = overview.waiting;
-  const tile = (value, label, id) => element('div', { class: 'tile', id }, element('div', { class: 'value' }, String(value)), element('div', { class: 'label' }, label));
-  const dayLabel = (day) => new Date(`${day}T00:00:00Z`).toLocaleDateString(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+  async function render() {
+    const [overview, stats, health] = await Promise.all([api('/api/dashboard/overview?days=30'), api('/api/stats'), fetch('/healthz').then((r) => r.json())]);
+    const versions = overview.model_versions;
+    const comparison = versions.length >= 2
+      ? await api(`/api/compare?a=${encodeURIComponent(versions[1])}&b=${encodeURIComponent(versions[0])}`) : null;
+    const totalVotes = stats.model_versions.reduce((sum, v) => sum + v.votes, 0);
+    const totalImages = stats.model_versions.reduce((sum, v) => sum + v.images, 0);
+    const alpha = stats.agreement.krippendorff_alpha;
+    const waiting = overview.waiting;
+    const tile = (value, label, id) => element('div', { class: 'tile', id }, element('div', { class: 'value' }, String(value)), element('div', { class: 'label' }, label));
+    const dayLabel = (day) => new Date(`${day}T00:00:00Z`).toLocaleDateString(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
 
-  const votesChart = DroverCharts.stackedBars({
-    title: 'Votes per day (last 30 days, UTC)', labelHeader: 'Day', yLabel: 'votes', emptyText: 'No votes yet', formatLabel: dayLabel,
-    summary: 'Approve and disapprove votes cast per day.',
-    labels: overview.votes_per_day.map((d) => d.day),
-    series: [
-      { name: 'approve', color: '#2e7d4f', values: overview.votes_per_day.map((d) => d.approvals) },
-      { name: 'disapprove', color: '#c0392b', values: overview.votes_per_day.map((d) => d.disapprovals) },
-    ],
-  });
-  const approvalChart = DroverCharts.intervals({
-    title: 'Approval per model version', labelHeader: 'Model version', emptyText: 'No votes yet',
-    items: stats.model_versions.map((v) => ({
-      label: v.model_version, value: v.approval_rate, lower: v.approval_rate_95?.lower, upper: v.approval_rate_95?.upper, votes: v.votes, note: `${v.votes} votes`,
-    })),
-  });
-  const commitsChart = DroverCharts.stackedBars({
-    title: 'Commits per day', labelHeader: 'Day', yLabel: 'commits', emptyText: 'No commits in the last 30 days', formatLabel: dayLabel,
-    summary: `Dataset commits per day: ${overview.commit_rate.last_hour} in the last hour, ${overview.commit_rate.last_day} in the last 24 hours.`,
-    labels: overview.commits_per_day.map((d) => d.day),
-    series: [{ name: 'commits', color: '#1f5f4a', values: overview.commits_per_day.map((d) => d.commits) }],
-  });
+    const votesChart = DroverCharts.stackedBars({
+      title: 'Votes per day (last 30 days, UTC)', labelHeader: 'Day', yLabel: 'votes', emptyText: 'No votes yet', formatLabel: dayLabel,
+      summary: 'Approve and disapprove votes cast per day.',
+      labels: overview.votes_per_day.map((d) => d.day),
+      series: [
+        { name: 'approve', color: '#2e7d4f', values: overview.votes_per_day.map((d) => d.approvals) },
+        { name: 'disapprove', color: '#c0392b', values: overview.votes_per_day.map((d) => d.disapprovals) },
+      ],
+    });
+    const approvalChart = DroverCharts.intervals({
+      title: 'Approval per model version', labelHeader: 'Model version', emptyText: 'No votes yet',
+      items: stats.model_versions.map((v) => ({
+        label: v.model_version, value: v.approval_rate, lower: v.approval_rate_95?.lower, upper: v.approval_rate_95?.upper, votes: v.votes, note: `${v.votes} votes`,
+      })),
+    });
+    const commitsChart = DroverCharts.stackedBars({
+      title: 'Commits per day', labelHeader: 'Day', yLabel: 'commits', emptyText: 'No commits in the last 30 days', formatLabel: dayLabel,
+      summary: `Dataset commits per day: ${overview.commit_rate.last_hour} in the last hour, ${overview.commit_rate.last_day} in the last 24 hours.`,
+      labels: overview.commits_per_day.map((d) => d.day),
+      series: [{ name: 'commits', color: '#1f5f4a', values: overview.commits_per_day.map((d) => d.commits) }],
+    });
 
-  let comparisonPanel;
-  if (comparison) {
-    const a = comparison.a, b = comparison.b, difference = comparison.difference;
-    comparisonPanel = element('section', { class: 'panel', id: 'comparison', 'aria-labelledby': 'comparison-title' },
-      element('h2', { id: 'comparison-title' }, `A/B: ${versions[1]} (A) against ${versions[0]} (B)`),
-      element('p', { class: 'verdict' }, comparison.summary),
-      DroverCharts.intervals({
-        title: 'Approval, A and B', labelHeader: 'Version', emptyText: 'No votes on either version yet',
-        items: [[`A: ${versions[1]}`, a], [`B: ${versions[0]}`, b]].map(([label, side]) => ({
-          label, value: side.approval_rate, lower: side.approval_rate_95?.lower, upper: side.approval_rate_95?.upper, votes: side.votes, note: `${side.votes} votes`,
-        })),
-      }),
-      element('table', {}, element('tbody', {},
-        element('tr', {}, element('th', { scope: 'row' }, 'B − A'), element('td', { class: 'num' }, difference.b_minus_a === null ? '—' : `${(difference.b_minus_a * 100).toFixed(1)} points`),
-          element('td', { class: 'num' }, difference.b_minus_a_95 ? `95 % interval ${(difference.b_minus_a_95.lower * 100).toFixed(1)} to ${(difference.b_minus_a_95.upper * 100).toFixed(1)}` : '')),
-        element('tr', {}, element('th', { scope: 'row' }, 'P(B better)'), element('td', { class: 'num' }, percent(comparison.probability_b_better?.probability)), element('td', {}, '')),
-        element('tr', {}, element('th', { scope: 'row' }, 'Head-to-head pairs'), element('td', { class: 'num' }, String(comparison.head_to_head?.pairs ?? 0)), element('td', {}, '')))),
-      ...(comparison.warnings || []).map((warning) => element('p', { class: 'muted' }, warning)));
-  } else {
-    comparisonPanel = element('section', { class: 'panel', id: 'comparison' }, element('h2', {}, 'A/B comparison'),
-      element('p', { class: 'muted' }, versions.length === 1 ? `Only one model version so far (${versions[0]}): the comparison appears when a second one has images.` : 'No images yet.'));
+    let comparisonPanel;
+    if (comparison) {
+      const a = comparison.a, b = comparison.b, difference = comparison.difference;
+      comparisonPanel = element('section', { class: 'panel', id: 'comparison', 'aria-labelledby': 'comparison-title' },
+        element('h2', { id: 'comparison-title' }, `A/B: ${versions[1]} (A) against ${versions[0]} (B)`),
+        element('p', { class: 'verdict' }, comparison.summary),
+        DroverCharts.intervals({
+          title: 'Approval, A and B', labelHeader: 'Version', emptyText: 'No votes on either version yet',
+          items: [[`A: ${versions[1]}`, a], [`B: ${versions[0]}`, b]].map(([label, side]) => ({
+            label, value: side.approval_rate, lower: side.approval_rate_95?.lower, upper: side.approval_rate_95?.upper, votes: side.votes, note: `${side.votes} votes`,
+          })),
+        }),
+        element('table', {}, element('tbody', {},
+          element('tr', {}, element('th', { scope: 'row' }, 'B − A'), element('td', { class: 'num' }, difference.b_minus_a === null ? '—' : `${(difference.b_minus_a * 100).toFixed(1)} points`),
+            element('td', { class: 'num' }, difference.b_minus_a_95 ? `95 % interval ${(difference.b_minus_a_95.lower * 100).toFixed(1)} to ${(difference.b_minus_a_95.upper * 100).toFixed(1)}` : '')),
+          element('tr', {}, element('th', { scope: 'row' }, 'P(B better)'), element('td', { class: 'num' }, percent(comparison.probability_b_better?.probability)), element('td', {}, '')),
+          element('tr', {}, element('th', { scope: 'row' }, 'Head-to-head pairs'), element('td', { class: 'num' }, String(comparison.head_to_head?.pairs ?? 0)), element('td', {}, '')))),
+        ...(comparison.warnings || []).map((warning) => element('p', { class: 'muted' }, warning)));
+    } else {
+      comparisonPanel = element('section', { class: 'panel', id: 'comparison' }, element('h2', {}, 'A/B comparison'),
+        element('p', { class: 'muted' }, versions.length === 1 ? `Only one model version so far (${versions[0]}): the comparison appears when a second one has images.` : 'No images yet.'));
+    }
+
+    const agreementWords = alpha === null ? 'undefined until two raters rate the same image (and not all alike)'
+      : alpha >= 0.8 ? 'strong agreement' : alpha >= 0.667 ? 'tentative agreement' : alpha > 0 ? 'weak agreement' : 'no agreement beyond chance';
+    view.replaceChildren(element('section', { class: 'stack', 'aria-labelledby': 'overview-title' },
+      element('h1', { id: 'overview-title' }, 'Overview'),
+      element('div', { class: 'tiles' },
+        tile(totalImages, 'images'), tile(totalVotes, 'active votes'), tile(stats.raters.length, 'raters'),
+        tile(alpha === null ? '—' : alpha.toFixed(2), "Krippendorff's α (agreement)", 'agreement'),
+        tile(overview.commit_rate.last_day, 'commits in the last 24 h', 'commit-rate'),
+        tile(waiting.inbox_depth, 'inbox items waiting', 'inbox-depth'),
+        tile(waiting.uncommitted_changes, 'changes not yet committed'),
+        waiting.unpushed_commits !== null ? tile(waiting.unpushed_commits, 'commits not pushed')
+          : tile('—', health.dataset?.push ? 'commits not pushed (no push yet)' : 'commits not pushed (no remote set)')),
+      element('div', { class: 'charts' }, votesChart, approvalChart),
+      comparisonPanel,
+      element('div', { class: 'charts' }, commitsChart,
+        element('section', { class: 'panel', 'aria-labelledby': 'agreement-title' },
+          element('h2', { id: 'agreement-title' }, 'Inter-rater agreement'),
+          element('p', {}, alpha === null ? "Krippendorff's α: —" : `Krippendorff's α = ${alpha.toFixed(3)}: ${agreementWords}.`),
+          element('p', { class: 'muted' }, alpha === null ? agreementWords : `Over ${stats.agreement.images} images rated by two or more raters (${stats.agreement.votes} votes). 1 is perfect agreement, 0 is chance.`),
+          element('p', {}, element('a', { href: '#/raters' }, 'Each rater against the majority →'))))));
   }
 
-  const agreementWords = alpha === null ? 'undefined until two raters rate the same image (and not all alike)'
-    : alpha >= 0.8 ? 'strong agreement' : alpha >= 0.667 ? 'tentative agreement' : alpha > 0 ? 'weak agreement' : 'no agreement beyond chance';
-  view.replaceChildren(element('section', { class: 'stack', 'aria-labelledby': 'overview-title' },
-    element('h1', { id: 'overview-title' }, 'Overview'),
-    element('div', { class: 'tiles' },
-      tile(totalImages, 'images'), tile(totalVotes, 'active votes'), tile(stats.raters.length, 'raters'),
-      tile(alpha === null ? '—' : alpha.toFixed(2), "Krippendorff's α (agreement)", 'agreement'),
-      tile(overview.commit_rate.last_day, 'commits in the last 24 h', 'commit-rate'),
-      tile(waiting.inbox_depth, 'inbox items waiting', 'inbox-depth'),
-      tile(waiting.uncommitted_changes, 'changes not yet committed'),
-      tile(waiting.unpushed_commits === null ? (health.dataset?.push ? 'not pushed yet' : 'no remote') : waiting.unpushed_commits, 'commits not pushed')),
-    element('div', { class: 'charts' }, votesChart, approvalChart),
-    comparisonPanel,
-    element('div', { class: 'charts' }, commitsChart,
-      element('section', { class: 'panel', 'aria-labelledby': 'agreement-title' },
-        element('h2', { id: 'agreement-title' }, 'Inter-rater agreement'),
-        element('p', {}, alpha === null ? "Krippendorff's α: —" : `Krippendorff's α = ${alpha.toFixed(3)}: ${agreementWords}.`),
-        element('p', { class: 'muted' }, alpha === null ? agreementWords : `Over ${stats.agreement.images} images rated by two or more raters (${stats.agreement.votes} votes). 1 is perfect agreement, 0 is chance.`),
-        element('p', {}, element('a', { href: '#/raters' }, 'Each rater against the majority →'))))));
-  return every(10000, async () => { if (location.hash.startsWith('#/overview')) await route(); });
+  await render();
+  // Fresh figures every 10 s, unless a figure's table is open for reading.
+  return every(10000, async () => { if (!$('#view details[open]')) await render(); });
 };
 
 // MARK: - Raters

@@ -145,7 +145,7 @@ const DroverCharts = (() => {
    */
   function intervals(options) {
     const items = options.items.filter((item) => item.value !== null && item.value !== undefined);
-    const rowHeight = 38, margin = { top: 34, right: 24, bottom: 40, left: 150 }, width = 640;
+    const rowHeight = 40, margin = { top: 34, right: 24, bottom: 46, left: 150 }, width = 640;
     const percent = (value) => `${(value * 100).toFixed(1)} %`;
     if (items.length === 0) {
       return figure(options.title, options.emptyText, emptyDrawing(width, 160, options.emptyText), null);
@@ -200,5 +200,5 @@ const DroverCharts = (() => {
     return svg;
   }
 
-  return { stackedBars, intervals, shareBar, dataTable };
+  return { stackedBars, intervals, shareBar };
 })();

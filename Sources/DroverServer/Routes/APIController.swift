@@ -17,6 +17,7 @@ struct APIController {
 
     func addRoutes(to router: Router<DroverRequestContext>) {
         router.post("/api/generations", use: createGeneration)
+        router.get("/api/models", use: listModels)
         router.get("/api/images", use: listImages)
         router.post("/api/votes", use: vote)
         router.get("/api/commits", use: listCommits)
@@ -84,6 +85,20 @@ struct APIController {
         return EditedResponse(
             status: .created, response: GenerationResponse(requestID: result.requestID, images: images, failures: result.failures)
         )
+    }
+
+    struct ModelListing: ResponseEncodable {
+        struct Version: Encodable {
+            var name: String
+            var weight: Double
+        }
+        /// In the models file's order.
+        var versions: [Version]
+    }
+
+    /// The model versions a request may pin (`model`), with their traffic weights.
+    @Sendable func listModels(request: Request, context: DroverRequestContext) async throws -> ModelListing {
+        ModelListing(versions: generation.state.versions.map { .init(name: $0.name, weight: $0.weight) })
     }
 
     // MARK: - Images

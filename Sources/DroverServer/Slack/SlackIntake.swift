@@ -16,6 +16,8 @@ struct SlackIntake: Sendable {
     let listenBotUser: String?
     /// The most `/ox` requests waiting before a new one is turned away politely.
     let maxQueuedCommands: Int
+    /// `/ox stats`: answered at once, since it only reads.
+    let stats: StatsAnswer
 
     /// What an Events API delivery is answered with.
     enum EventAnswer: Equatable {
@@ -62,6 +64,8 @@ struct SlackIntake: Sendable {
         switch parsed {
         case .help:
             return usage
+        case .stats:
+            return try stats.text()
         case .generate(let generation):
             // Overload: a slow generator or a slow Slack must not make anyone wait for an
             // answer that never comes. Votes have their own lane and are not affected.

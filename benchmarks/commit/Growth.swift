@@ -1,0 +1,220 @@
+import AsyncHTTPClient
+import DroverCore
+import DroverDataset
+import DroverGit
+import DroverServer
+import DroverStore
+import Foundation
+import Logging
+import NIOHTTP1
+import NIOCore
+import ServiceLifecycle
+
+/// What it costs to add to a dataset as it grows (`--growth-sizes`): a dataset of N images, each
+/// with one vote (N rows in `train.csv`), committed and packed with `git gc`; then, one change per
+/// commit, the latency of an image commit and of a vote commit and the bytes each adds to the
+/// repository (its new loose objects); `drover export --format seed-csv` at N rows; the ledger's
+/// size; `drover serve`'s start-up time and resident memory in a process of its own; and the
+/// latency of the JSON routes the page reads.
+enum GrowthRun {
+    struct Result {
+        var images: Int
+        var imageCommit: Measurement
+        /// Median bytes of new objects per image commit.
+        var imageBytes: Int
+        var voteCommit: Measurement
+        var voteBytes: Int
+        var exportSeconds: Double
+        var ledgerBytes: Int
+        var startupSeconds: Double
+        var rssBytes: Int
+        /// p50 / p99 milliseconds per route.
+        var routes: [(route: String, latency: Measurement)]
+    }
+
+    /// The routes timed, as the page calls them.
+    static let routes = ["/api/images?limit=48", "/api/stats", "/api/commits?limit=20", "/healthz"]
+
+    static func measure(images: Int, commits: Int, in directory: String) async throws -> Result {
+        // The dataset is closed (its lock released) when `commitCosts` returns, before the server opens it.
+        let (imageCommit, imageBytes, voteCommit, voteBytes) = try await commitCosts(images: images, commits: commits, in: directory)
+        let dataset = directory + "/dataset"
+        let export = directory + "/export"
+        let exportStarted = ContinuousClock.now
+        _ = try await DatasetHistory(directory: dataset).export(.seedCSV, to: export)
+        let exportSeconds = seconds(ContinuousClock.now - exportStarted)
+        try? FileManager.default.removeItem(atPath: export)
+
+        let ledgerBytes = ["", "-wal"].reduce(0) { total, suffix in
+            total + ((try? FileManager.default.attributesOfItem(atPath: directory + "/drover.sqlite" + suffix)[.size] as? Int) ?? 0)
+        }
+        let startup = try await serveStartup(directory)
+        return Result(
+            images: images, imageCommit: imageCommit, imageBytes: imageBytes, voteCommit: voteCommit, voteBytes: voteBytes,
+            exportSeconds: exportSeconds, ledgerBytes: ledgerBytes, startupSeconds: startup.seconds, rssBytes: startup.rss,
+            routes: try await routeLatencies(directory, requests: 50)
+        )
+    }
+
+    /// The preloaded dataset packed, then `commits` image commits and vote commits, one change
+    /// each: their latencies and the median bytes each adds.
+    static func commitCosts(images: Int, commits: Int, in directory: String) async throws -> (Measurement, Int, Measurement, Int) {
+        let (ledger, repository) = try await preload(images: images, in: directory)
+        let committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: Logger(label: "bench"))
+        try await Git(directory: repository.directory).run(["gc", "-q"])
+        var imageTimes: [Duration] = [], imageBytes: [Int] = []
+        var voteTimes: [Duration] = [], voteBytes: [Int] = []
+        for k in 0..<commits {
+            let png = Data("new image \(k) of \(images)".utf8)
+            let generation = record("new-\(k)")
+            let image = ImageRecord(id: ImageID(pngBytes: png), generationID: generation.id, position: 0, seed: nil, png: png, postedTo: nil, createdAt: Date())
+            try ledger.record([generation], images: [image])
+            let (imageTime, imageAdded) = try await timed(committer, repository.directory)
+            imageTimes.append(imageTime)
+            imageBytes.append(imageAdded)
+
+            try await ledger.apply([VoteCommand(imageID: image.id, rater: "new-\(k)", choice: .up, source: .web, occurredAt: Date())])
+            let (voteTime, voteAdded) = try await timed(committer, repository.directory)
+            voteTimes.append(voteTime)
+            voteBytes.append(voteAdded)
+        }
+        return (
+            Measurement(imageTimes, repository: repository.directory), median(imageBytes),
+            Measurement(voteTimes, repository: repository.directory), median(voteBytes)
+        )
+    }
+
+    /// `images` images of a few bytes each (what grows is the number of files, not their size),
+    /// one vote on each, committed at once.
+    static func preload(images: Int, in directory: String) async throws -> (Ledger, DatasetRepository) {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let ledger = try Ledger(path: directory + "/drover.sqlite")
+        let repository = try await DatasetRepository.open(at: directory + "/dataset")
+        let generation = record("preload")
+        var ids: [ImageID] = []
+        for batch in stride(from: 0, to: images, by: 10_000) {
+            let records = (batch..<min(batch + 10_000, images)).map { index in
+                let png = Data("image \(index)".utf8)
+                return ImageRecord(id: ImageID(pngBytes: png), generationID: generation.id, position: index, seed: nil, png: png, postedTo: nil, createdAt: Date())
+            }
+            ids += try ledger.record([generation], images: records)
+        }
+        for batch in stride(from: 0, to: images, by: 10_000) {
+            try await ledger.apply((batch..<min(batch + 10_000, images)).map { index in
+                VoteCommand(imageID: ids[index], rater: "r\(index % 100)", choice: index % 3 == 0 ? .down : .up, source: .web, occurredAt: Date())
+            })
+        }
+        let loader = Committer(
+            ledger: ledger, repository: repository, doorbell: Doorbell(), maxChangesPerCommit: 2 * images + 1, logger: Logger(label: "bench")
+        )
+        try await loader.commitPending()
+        return (ledger, repository)
+    }
+
+    static func record(_ id: String) -> GenerationRecord {
+        GenerationRecord(
+            id: id, prompt: "a fluffy ox eating almonds", negativePrompt: nil, steps: 30, guidanceScale: 7.5, width: 512, height: 512,
+            model: "bench", modelVersion: "0-1", backend: "procedural", requestedBy: "bench", createdAt: Date()
+        )
+    }
+
+    /// One `commitAll()`: its time and the bytes of the loose objects it wrote.
+    static func timed(_ committer: Committer, _ repository: String) async throws -> (Duration, Int) {
+        let before = try looseObjectBytes(repository)
+        let started = ContinuousClock.now
+        try await committer.commitAll()
+        let elapsed = ContinuousClock.now - started
+        return (elapsed, try looseObjectBytes(repository) - before)
+    }
+
+    /// The loose objects' bytes: everything a commit writes (the preload is packed).
+    static func looseObjectBytes(_ repository: String) throws -> Int {
+        let objects = repository + "/.git/objects"
+        return try FileManager.default.contentsOfDirectory(atPath: objects).filter { $0.count == 2 }.reduce(0) { total, fanout in
+            total + (try Sizes.bytes(under: objects + "/" + fanout))
+        }
+    }
+
+    /// `drover serve`'s start-up, measured in a process of its own (this binary with
+    /// `--serve-startup DIR`): seconds from the start of `buildApplication` until it listens, and
+    /// its resident memory then.
+    static func serveStartup(_ directory: String) async throws -> (seconds: Double, rss: Int) {
+        let me = CommandLine.arguments[0]
+        let executable = me.hasPrefix("/") ? me : FileManager.default.currentDirectoryPath + "/" + me
+        let output = try await Command.run(executable, ["--serve-startup", directory], in: directory)
+        let fields = output.split(separator: " ")
+        guard fields.count == 2, let seconds = Double(fields[0]), let rss = Int(fields[1].trimmingWhitespace()) else {
+            throw BenchError("--serve-startup printed \(output)")
+        }
+        return (seconds, rss)
+    }
+
+    /// The child side of ``serveStartup(_:)``: builds and starts the server, prints
+    /// `<seconds> <VmRSS bytes>`, and exits.
+    static func reportStartup(_ directory: String) async throws -> Never {
+        let started = ContinuousClock.now
+        let configuration = try DroverConfiguration(environment: ["DROVER_DATA_DIR": directory, "DROVER_PORT": "0"])
+        let (running, signal) = AsyncStream.makeStream(of: Void.self)
+        let server = try await buildApplication(configuration, logger: Logger(label: "bench")) { _ in signal.yield() }
+        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [], logger: Logger(label: "bench")))
+        Task { try await group.run() }
+        var iterator = running.makeAsyncIterator()
+        _ = await iterator.next()
+        let elapsed = seconds(ContinuousClock.now - started)
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let rssKiB = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        say("\(elapsed) \(rssKiB * 1_024)")
+        exit(0)
+    }
+
+    /// Each of ``routes`` `requests` times against the server on `directory`, one at a time.
+    static func routeLatencies(_ directory: String, requests: Int) async throws -> [(route: String, latency: Measurement)] {
+        let configuration = try DroverConfiguration(environment: ["DROVER_DATA_DIR": directory, "DROVER_PORT": "0"])
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let server = try await buildApplication(configuration, logger: Logger(label: "bench")) { channel in
+            portContinuation.yield(channel.localAddress?.port ?? 0)
+        }
+        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [], logger: Logger(label: "bench")))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var listening = ports.makeAsyncIterator()
+            guard let port = await listening.next() else { throw BenchError("the server did not start") }
+            var results: [(route: String, latency: Measurement)] = []
+            for route in routes {
+                var times: [Duration] = []
+                for _ in 0..<requests {
+                    let started = ContinuousClock.now
+                    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(route)"), timeout: .seconds(120))
+                    _ = try await response.body.collect(upTo: 64 << 20)
+                    times.append(ContinuousClock.now - started)
+                    guard response.status == .ok else { throw BenchError("\(route) answered \(response.status)") }
+                }
+                results.append((route, Measurement(times, repository: "")))
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return results
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    static func median(_ values: [Int]) -> Int { values.sorted()[values.count / 2] }
+
+    /// The table of ``Result``s.
+    static func table(_ results: [Result]) -> String {
+        var out = "| images = rows | image commit p50 / p99 (ms) | bytes per image commit | vote commit p50 / p99 (ms) | bytes per vote commit | "
+        out += "export seed-csv (s) | ledger (MB) | serve start-up (s) | serve RSS (MB) | "
+        out += routes.map { "`\($0)` p50 / p99 (ms)" }.joined(separator: " | ") + " |\n"
+        out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + String(repeating: "---:|", count: routes.count) + "\n"
+        for result in results {
+            out += "| \(result.images.formatted()) | \(result.imageCommit.p50) / \(result.imageCommit.p99) | \(result.imageBytes.formatted()) | "
+            out += "\(result.voteCommit.p50) / \(result.voteCommit.p99) | \(result.voteBytes.formatted()) | "
+            out += String(format: "%.2f | %.1f | %.2f | %.0f | ", result.exportSeconds, Double(result.ledgerBytes) / 1e6, result.startupSeconds, Double(result.rssBytes) / 1e6)
+            out += result.routes.map { "\($0.latency.p50) / \($0.latency.p99)" }.joined(separator: " | ") + " |\n"
+        }
+        return out
+    }
+}
