@@ -464,10 +464,14 @@ pages.history = async (view, query) => {
 
 pages.overview = async (view) => {
   async function render() {
-    const [overview, stats, health] = await Promise.all([api('/api/dashboard/overview?days=30'), api('/api/stats'), fetch('/healthz').then((r) => r.json())]);
+    const [overview, stats, health, models] = await Promise.all([
+      api('/api/dashboard/overview?days=30'), api('/api/stats'), fetch('/healthz').then((r) => r.json()), api('/api/models')]);
+    // The A/B: the first two versions with traffic in the models file (as `drover stats` and
+    // `/ox stats` compare them), else the two newest versions that have images.
+    const serving = models.versions.filter((v) => v.weight > 0).map((v) => v.name);
     const versions = overview.model_versions;
-    const comparison = versions.length >= 2
-      ? await api(`/api/compare?a=${encodeURIComponent(versions[1])}&b=${encodeURIComponent(versions[0])}`) : null;
+    const [nameA, nameB] = serving.length >= 2 ? serving : [versions[1], versions[0]];
+    const comparison = nameA && nameB ? await api(`/api/compare?a=${encodeURIComponent(nameA)}&b=${encodeURIComponent(nameB)}`) : null;
     const totalVotes = stats.model_versions.reduce((sum, v) => sum + v.votes, 0);
     const totalImages = stats.model_versions.reduce((sum, v) => sum + v.images, 0);
     const alpha = stats.agreement.krippendorff_alpha;
@@ -501,11 +505,11 @@ pages.overview = async (view) => {
     if (comparison) {
       const a = comparison.a, b = comparison.b, difference = comparison.difference;
       comparisonPanel = element('section', { class: 'panel', id: 'comparison', 'aria-labelledby': 'comparison-title' },
-        element('h2', { id: 'comparison-title' }, `A/B: ${versions[1]} (A) against ${versions[0]} (B)`),
+        element('h2', { id: 'comparison-title' }, `A/B: ${nameB} (B) against ${nameA} (A)`),
         element('p', { class: 'verdict' }, comparison.summary),
         DroverCharts.intervals({
           title: 'Approval, A and B', labelHeader: 'Version', emptyText: 'No votes on either version yet',
-          items: [[`A: ${versions[1]}`, a], [`B: ${versions[0]}`, b]].map(([label, side]) => ({
+          items: [[`A: ${nameA}`, a], [`B: ${nameB}`, b]].map(([label, side]) => ({
             label, value: side.approval_rate, lower: side.approval_rate_95?.lower, upper: side.approval_rate_95?.upper, votes: side.votes, note: `${side.votes} votes`,
           })),
         }),
