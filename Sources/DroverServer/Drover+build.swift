@@ -93,7 +93,7 @@ func buildApplication(
     router.add(middleware: ErrorMessageMiddleware())
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     MetricsController(metrics: metrics, inbox: inbox, committer: committer).addRoutes(to: router)
-    try DashboardController().addRoutes(to: router)
+    try DashboardController().addRoutes(to: router, logger: logger)
     HealthController(inbox: inbox, committer: committer, generation: generation, pusher: pusher, oxen: oxen).addRoutes(to: router)
     StatsController(ledger: ledger).addRoutes(to: router)
     DashboardAPIController(

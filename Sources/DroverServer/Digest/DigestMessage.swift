@@ -1,4 +1,5 @@
 import DroverCore
+import DroverSlack
 import DroverStore
 import Foundation
 
@@ -21,7 +22,7 @@ struct DigestMessage {
     /// - Parameter slackFiles: show images Drover posted to Slack by their Slack file; otherwise
     ///   every image goes by its URL on `DROVER_PUBLIC_URL` (or by name only, without one).
     func blocksJSON(slackFiles: Bool = true) -> String {
-        var blocks: [Block] = [
+        var blocks: [BlockKit.Block] = [
             .header(.init(text: .init(text: "Drover digest · \(schedule.localDate(of: job.periodEnd))"))),
             .section(.init(text: .init(text: """
                 *\(count(digest.votes, "vote"))* from *\(count(digest.raters, "rater"))* on *\(count(digest.images, "image"))* \
@@ -46,20 +47,18 @@ struct DigestMessage {
         if let publicURL {
             blocks.append(.context(.init(elements: [.init(text: "<\(publicURL)/|Open the dashboard> for the charts, the images and the raters.")])))
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try! encoder.encode(blocks), as: UTF8.self)
+        return BlockKit.json(blocks)
     }
 
     /// The image block for an image: its Slack file when Drover posted it there, else its URL on
     /// `DROVER_PUBLIC_URL`; `nil` when Slack can reach neither.
-    private func picture(of image: PeriodDigest.RatedImage, slackFiles: Bool, title: String) -> ImageBlock? {
+    private func picture(of image: PeriodDigest.RatedImage, slackFiles: Bool, title: String) -> BlockKit.ImageBlock? {
         let alt = String(image.prompt.prefix(1_900))
         if slackFiles, let fileID = image.slackFileID {
-            return ImageBlock(slackFile: .init(id: fileID), altText: alt, title: .init(text: title))
+            return BlockKit.ImageBlock(slackFile: .init(id: fileID), altText: alt, title: .init(text: title))
         }
         guard let publicURL else { return nil }
-        return ImageBlock(imageURL: "\(publicURL)/images/\(image.imageID).png", altText: alt, title: .init(text: title))
+        return BlockKit.ImageBlock(imageURL: "\(publicURL)/images/\(image.imageID).png", altText: alt, title: .init(text: title))
     }
 
     private func tally(_ image: PeriodDigest.RatedImage) -> String {
@@ -74,57 +73,5 @@ struct DigestMessage {
 
     private func count(_ number: Int, _ noun: String) -> String {
         number == 1 ? "1 \(noun)" : "\(number) \(noun)s"
-    }
-
-    // MARK: - Block Kit
-
-    struct PlainText: Encodable {
-        var type = "plain_text"
-        var text: String
-        var emoji = true
-    }
-    struct Markdown: Encodable {
-        var type = "mrkdwn"
-        var text: String
-    }
-    struct HeaderBlock: Encodable {
-        var type = "header"
-        var text: PlainText
-    }
-    struct SectionBlock: Encodable {
-        var type = "section"
-        var text: Markdown
-    }
-    struct ContextBlock: Encodable {
-        var type = "context"
-        var elements: [Markdown]
-    }
-    struct ImageBlock: Encodable {
-        var type = "image"
-        var slackFile: SlackFile?
-        var imageURL: String?
-        var altText: String
-        var title: PlainText
-        struct SlackFile: Encodable { var id: String }
-        enum CodingKeys: String, CodingKey {
-            case type, title
-            case slackFile = "slack_file"
-            case imageURL = "image_url"
-            case altText = "alt_text"
-        }
-    }
-    enum Block: Encodable {
-        case header(HeaderBlock)
-        case section(SectionBlock)
-        case image(ImageBlock)
-        case context(ContextBlock)
-        func encode(to encoder: any Encoder) throws {
-            switch self {
-            case .header(let block): try block.encode(to: encoder)
-            case .section(let block): try block.encode(to: encoder)
-            case .image(let block): try block.encode(to: encoder)
-            case .context(let block): try block.encode(to: encoder)
-            }
-        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 
 /// The dashboard: one page (`GET /`) that shows images, votes, charts and the dataset's history.
 /// Its HTML, CSS, script and icons are the package's resources (`Sources/DroverServer/Resources`),
@@ -18,7 +19,7 @@ struct DashboardController {
         directory = url.path
     }
 
-    func addRoutes(to router: Router<DroverRequestContext>) throws {
+    func addRoutes(to router: Router<DroverRequestContext>, logger: Logger) throws {
         let page = try file("index.html"), icon = try file("favicon.svg")
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"], body: .init(byteBuffer: page))
@@ -28,7 +29,7 @@ struct DashboardController {
         }
         // Every other file, revalidated by its ETag so that a new build's files are picked up.
         router.group("/dashboard")
-            .add(middleware: FileMiddleware(directory, urlBasePath: "/dashboard", cacheControl: .init([(MediaType(type: .any), [.noCache])])))
+            .add(middleware: FileMiddleware(directory, urlBasePath: "/dashboard", cacheControl: .init([(MediaType(type: .any), [.noCache])]), logger: logger))
             .get("**") { _, _ -> Response in throw HTTPError(.notFound, message: "no such dashboard file") }
     }
 
