@@ -6,6 +6,9 @@ public struct GenerationDefaults: Hashable, Sendable {
     public var height: Int?
     public var negativePrompt: String?
 
+    /// No defaults: the backend's own.
+    public init() {}
+
     /// Defaults within the ranges a request may ask for.
     /// - Throws: ``GenerationRequestError`` naming the first one out of range.
     public init(

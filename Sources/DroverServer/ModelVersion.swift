@@ -11,7 +11,7 @@ public struct ModelVersion: Sendable, CustomStringConvertible {
     /// version for history (and for requests that pin it) but gives it no traffic.
     public var weight: Double
 
-    public init(name: String, backend: GeneratorSettings.Backend, defaults: GenerationDefaults = try! GenerationDefaults(), weight: Double = 1) {
+    public init(name: String, backend: GeneratorSettings.Backend, defaults: GenerationDefaults = GenerationDefaults(), weight: Double = 1) {
         self.name = name
         self.backend = backend
         self.defaults = defaults

@@ -47,7 +47,7 @@ import Testing
         guard case .openai(let endpoint) = settings.versions[0].backend else { Issue.record("not openai"); return }
         #expect(endpoint.url == "http://127.0.0.1:7861" && endpoint.model == "sd15" && endpoint.apiKey == Self.key)
         #expect(settings.versions[0].defaults == (try GenerationDefaults(steps: 30, guidanceScale: 7, width: 768, height: 512, negativePrompt: "blurry")))
-        #expect(settings.versions[1].defaults == (try GenerationDefaults()))
+        #expect(settings.versions[1].defaults == GenerationDefaults())
         guard case .procedural = settings.versions[2].backend else { Issue.record("not procedural"); return }
         #expect(!settings.description.contains(Self.key))
     }
