@@ -54,6 +54,33 @@ public enum KrippendorffAlpha {
     }
 }
 
+/// The coincidence sums of Krippendorff's alpha for two values (approve, disapprove), which a
+/// database can add up image by image without sending the votes: over the images with m ≥ 2
+/// votes, a of them approvals and d disapprovals, o_AA = Σ a(a − 1)/(m − 1),
+/// o_DD = Σ d(d − 1)/(m − 1) and o_AD = o_DA = Σ a·d/(m − 1).
+public struct BinaryCoincidences: Sendable, Equatable {
+    public var approveApprove: Double
+    public var disapproveDisapprove: Double
+    public var approveDisapprove: Double
+
+    public init(approveApprove: Double, disapproveDisapprove: Double, approveDisapprove: Double) {
+        self.approveApprove = approveApprove
+        self.disapproveDisapprove = disapproveDisapprove
+        self.approveDisapprove = approveDisapprove
+    }
+
+    /// Alpha, as ``KrippendorffAlpha/nominal(_:)`` computes it for the same votes; `nil` when it is
+    /// undefined (fewer than two pairable values, or no variation).
+    public var alpha: Double? {
+        let approvals = approveApprove + approveDisapprove, disapprovals = disapproveDisapprove + approveDisapprove
+        let n = approvals + disapprovals
+        guard n > 1 else { return nil }
+        let expected = 2 * approvals * disapprovals
+        guard expected > 0 else { return nil }
+        return 1 - (2 * approveDisapprove / n) / (expected / (n * (n - 1)))
+    }
+}
+
 /// One active vote, as the statistics see it.
 public struct StatisticsVote: Sendable, Equatable {
     public var image: ImageID
@@ -119,6 +146,14 @@ public struct DatasetStatistics: Codable, Sendable, Equatable {
         public var approvals: Int
         public var approvalRate: Double
 
+        /// A rater's figures from their counts; `votes` must be above 0.
+        public init(rater: String, votes: Int, approvals: Int) {
+            self.rater = rater
+            self.votes = votes
+            self.approvals = approvals
+            approvalRate = Double(approvals) / Double(votes)
+        }
+
         enum CodingKeys: String, CodingKey {
             case rater, votes, approvals
             case approvalRate = "approval_rate"
@@ -133,6 +168,13 @@ public struct DatasetStatistics: Codable, Sendable, Equatable {
         public var images: Int
         /// How many votes those images have.
         public var votes: Int
+
+        /// The agreement over `images` images with two or more votes, `votes` in all.
+        public init(coincidences: BinaryCoincidences, images: Int, votes: Int) {
+            krippendorffAlpha = coincidences.alpha
+            self.images = images
+            self.votes = votes
+        }
 
         enum CodingKeys: String, CodingKey {
             case images, votes
@@ -157,23 +199,14 @@ public struct DatasetStatistics: Codable, Sendable, Equatable {
         case modelVersions = "model_versions"
     }
 
+    /// The statistics from counts the ledger adds up.
     /// - Parameters:
-    ///   - images: every image's model version, rated or not.
-    ///   - votes: the active votes.
-    public init(images: [ImageID: String], votes: [StatisticsVote]) {
-        var imageCounts: [String: Int] = [:]
-        for modelVersion in images.values { imageCounts[modelVersion, default: 0] += 1 }
-        let byModel = Dictionary(grouping: votes, by: \.modelVersion)
-        modelVersions = Set(imageCounts.keys).union(byModel.keys).sorted().map { version in
-            let votes = byModel[version, default: []]
-            let approvals = votes.count { $0.rating == .approve }
-            return ModelVersion(modelVersion: version, images: imageCounts[version, default: 0], votes: votes.count, approvals: approvals)
-        }
-        raters = Dictionary(grouping: votes, by: \.rater).map { rater, votes in
-            let approvals = votes.count { $0.rating == .approve }
-            return Rater(rater: rater, votes: votes.count, approvals: approvals, approvalRate: Double(approvals) / Double(votes.count))
-        }.sorted { ($0.votes, $1.rater) > ($1.votes, $0.rater) }
-        let units = Dictionary(grouping: votes, by: \.image).values.map { $0.map(\.rating) }.filter { $0.count >= 2 }
-        agreement = Agreement(krippendorffAlpha: KrippendorffAlpha.nominal(units), images: units.count, votes: units.map(\.count).reduce(0, +))
+    ///   - modelVersions: per version, in the order to show them.
+    ///   - raters: per rater, most votes first.
+    ///   - agreement: over the images two or more raters rated.
+    public init(modelVersions: [ModelVersion], raters: [Rater], agreement: Agreement) {
+        self.modelVersions = modelVersions
+        self.raters = raters
+        self.agreement = agreement
     }
 }

@@ -2,10 +2,39 @@ import DroverCore
 import GRDB
 
 extension Ledger {
-    /// The statistics of the ledger's images and active votes, read in one transaction.
+    /// The statistics of the ledger's images and active votes, read in one transaction and added
+    /// up by SQLite (from the per-image tallies, and the votes grouped by rater), so that no vote
+    /// is sent to Swift.
     public func statistics() throws -> DatasetStatistics {
-        let (images, votes) = try ratedImages()
-        return DatasetStatistics(images: images, votes: votes.map(\.vote))
+        try database.read { db in
+            let versions = try Row.fetchAll(db, sql: """
+                SELECT modelVersion, COUNT(*) AS images, TOTAL(votes) AS votes, TOTAL(approvals) AS approvals
+                FROM imageTally GROUP BY modelVersion ORDER BY modelVersion
+                """).map { row in
+                DatasetStatistics.ModelVersion(
+                    modelVersion: row["modelVersion"], images: row["images"], votes: Int(row["votes"] as Double),
+                    approvals: Int(row["approvals"] as Double)
+                )
+            }
+            let raters = try Row.fetchAll(db, sql: """
+                SELECT rater, COUNT(*) AS votes, TOTAL(rating = 'Approve') AS approvals FROM vote
+                GROUP BY rater ORDER BY votes DESC, rater
+                """).map { row in
+                DatasetStatistics.Rater(rater: row["rater"], votes: row["votes"], approvals: Int(row["approvals"] as Double))
+            }
+            let agreement = try Row.fetchOne(db, sql: """
+                SELECT COUNT(*) AS images, TOTAL(votes) AS votes,
+                       TOTAL(approvals * (approvals - 1) * 1.0 / (votes - 1)) AS aa,
+                       TOTAL(disapprovals * (disapprovals - 1) * 1.0 / (votes - 1)) AS dd,
+                       TOTAL(approvals * disapprovals * 1.0 / (votes - 1)) AS ad
+                FROM imageTally WHERE votes >= 2
+                """)!
+            let coincidences = BinaryCoincidences(approveApprove: agreement["aa"], disapproveDisapprove: agreement["dd"], approveDisapprove: agreement["ad"])
+            return DatasetStatistics(
+                modelVersions: versions, raters: raters,
+                agreement: .init(coincidences: coincidences, images: agreement["images"], votes: Int(agreement["votes"] as Double))
+            )
+        }
     }
 
     /// Which of model versions `a` and `b` raters prefer, and how sure that is
@@ -29,7 +58,7 @@ extension Ledger {
 
     /// Every image's model version, and every active vote with the request its image was made for
     /// (older generations, made before requests were recorded, are each their own request).
-    private func ratedImages(blindedOnly: Bool = false) throws -> (images: [ImageID: String], votes: [(vote: StatisticsVote, request: String)]) {
+    private func ratedImages(blindedOnly: Bool) throws -> (images: [ImageID: String], votes: [(vote: StatisticsVote, request: String)]) {
         try database.read { db in
             var images: [ImageID: (modelVersion: String, request: String)] = [:]
             let sql = """

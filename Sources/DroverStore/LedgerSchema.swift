@@ -249,6 +249,12 @@ enum LedgerSchema {
                 END;
                 """)
         }
+        migrator.registerMigration("v9: statistics indexes") { db in
+            // `statistics()` adds up votes per rater and tallies per model version: covering
+            // indexes let SQLite read them in order instead of sorting the tables.
+            try db.create(index: "vote_rater", on: "vote", columns: ["rater", "rating"])
+            try db.create(index: "imageTally_modelVersionTallies", on: "imageTally", columns: ["modelVersion", "approvals", "disapprovals"])
+        }
         return migrator
     }
 }

@@ -56,27 +56,30 @@ import Testing
     }
 }
 
-@Suite struct DatasetStatisticsTests {
-    @Test func countsPerModelVersionAndRaterAndAgreement() throws {
-        let a = try #require(ImageID(validating: "aaaaaaaaaaaaaaaa")), b = try #require(ImageID(validating: "bbbbbbbbbbbbbbbb"))
-        let c = try #require(ImageID(validating: "cccccccccccccccc"))
-        let votes = [
-            StatisticsVote(image: a, rater: "r1", rating: .approve, modelVersion: "0-1"),
-            StatisticsVote(image: a, rater: "r2", rating: .approve, modelVersion: "0-1"),
-            StatisticsVote(image: b, rater: "r1", rating: .disapprove, modelVersion: "0-1"),
-            StatisticsVote(image: b, rater: "r2", rating: .approve, modelVersion: "0-1"),
-            StatisticsVote(image: c, rater: "r1", rating: .approve, modelVersion: "0-2"),
-        ]
-        let statistics = DatasetStatistics(images: [a: "0-1", b: "0-1", c: "0-2", ImageID(pngBytes: [1]): "0-2"], votes: votes)
-        let first = try #require(statistics.modelVersions.first)
-        #expect(first.modelVersion == "0-1" && first.images == 2 && first.votes == 4 && first.approvals == 3 && first.approvalRate == 0.75)
-        #expect(first.approvalInterval == WilsonInterval(successes: 3, trials: 4))
-        #expect(statistics.modelVersions.last?.images == 2)
-        #expect(statistics.raters.map(\.rater) == ["r1", "r2"])
-        #expect(statistics.raters.map(\.votes) == [3, 2])
-        // Units a: A A, b: D A → o_AA = 2, o_AD = o_DA = 1, n_A = 3, n_D = 1, n = 4;
-        // D_o = 2/4, D_e = 2·3·1/12 = 1/2 → alpha = 0.
-        #expect(statistics.agreement.images == 2 && statistics.agreement.votes == 4)
-        #expect(statistics.agreement.krippendorffAlpha == 0)
+@Suite struct BinaryCoincidencesTests {
+    /// The sums a database adds up give the same alpha as the coincidence matrix of the votes.
+    @Test func giveTheAlphaOfTheVotes() throws {
+        // The hand-computed example above: o_AA = 2, o_DD = 3, o_AD = 2 → alpha = 0.2.
+        let example = BinaryCoincidences(approveApprove: 2, disapproveDisapprove: 3, approveDisapprove: 2)
+        #expect(abs(try #require(example.alpha) - 0.2) < 1e-12)
+        #expect(BinaryCoincidences(approveApprove: 2, disapproveDisapprove: 0, approveDisapprove: 0).alpha == nil, "no variation")
+        #expect(BinaryCoincidences(approveApprove: 0, disapproveDisapprove: 0, approveDisapprove: 0).alpha == nil, "no pairs")
+
+        var random = SplitMix64(seed: 7)
+        for _ in 0..<200 {
+            let units = (0..<(1 + random.next(below: 30))).map { _ in
+                (0..<(1 + random.next(below: 6))).map { _ in random.next(below: 2) == 0 ? "A" : "D" }
+            }
+            var sums = BinaryCoincidences(approveApprove: 0, disapproveDisapprove: 0, approveDisapprove: 0)
+            for unit in units where unit.count >= 2 {
+                let a = Double(unit.count { $0 == "A" }), d = Double(unit.count) - a, m1 = Double(unit.count - 1)
+                sums.approveApprove += a * (a - 1) / m1
+                sums.disapproveDisapprove += d * (d - 1) / m1
+                sums.approveDisapprove += a * d / m1
+            }
+            let expected = KrippendorffAlpha.nominal(units)
+            #expect((sums.alpha == nil) == (expected == nil))
+            if let alpha = sums.alpha, let expected { #expect(abs(alpha - expected) < 1e-9, "\(units)") }
+        }
     }
 }

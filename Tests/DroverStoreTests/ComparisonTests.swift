@@ -55,3 +55,49 @@ import Testing
         #expect(everything.blindedOnly == false && everything.headToHead.pairs == 3, "a pinned request pairs with nothing")
     }
 }
+
+/// ``Ledger/statistics()`` adds up the active votes in SQLite: per version, per rater, agreement.
+@Suite struct StatisticsQueryTests {
+    @Test func countsPerModelVersionAndRaterAndAgreement() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ledger = try Ledger(path: directory.path + "/drover.sqlite")
+        var images: [String: ImageID] = [:]
+        for (name, version) in [("a", "0-1"), ("b", "0-1"), ("c", "0-2"), ("unrated", "0-2")] {
+            let generation = GenerationRecord(
+                id: "g-\(name)", prompt: "an ox", negativePrompt: nil, steps: nil, guidanceScale: nil, width: 64, height: 64,
+                model: "m", modelVersion: version, backend: "procedural", requestedBy: "web", createdAt: Date()
+            )
+            let png = Data(name.utf8)
+            images[name] = try ledger.record([generation], images: [
+                ImageRecord(id: ImageID(pngBytes: png), generationID: generation.id, position: 0, seed: nil, png: png, postedTo: nil, createdAt: Date()),
+            ])[0]
+        }
+        func vote(_ image: String, _ rater: String, _ choice: VoteChoice) -> VoteCommand {
+            VoteCommand(imageID: images[image]!, rater: rater, choice: choice, source: .web, occurredAt: Date())
+        }
+        try await ledger.apply([
+            vote("a", "r1", .up), vote("a", "r2", .up), vote("b", "r1", .down), vote("b", "r2", .up), vote("c", "r1", .up),
+            vote("c", "r3", .down), vote("c", "r3", .none),  // taken back: not counted
+        ])
+        let statistics = try ledger.statistics()
+        let first = try #require(statistics.modelVersions.first)
+        #expect(first.modelVersion == "0-1" && first.images == 2 && first.votes == 4 && first.approvals == 3 && first.approvalRate == 0.75)
+        #expect(first.approvalInterval == WilsonInterval(successes: 3, trials: 4))
+        #expect(statistics.modelVersions.last?.images == 2 && statistics.modelVersions.last?.votes == 1)
+        #expect(statistics.raters.map(\.rater) == ["r1", "r2"])
+        #expect(statistics.raters.map(\.votes) == [3, 2] && statistics.raters.map(\.approvals) == [2, 2])
+        // Units a: A A, b: D A → o_AA = 2, o_AD = o_DA = 1, n_A = 3, n_D = 1, n = 4;
+        // D_o = 2/4, D_e = 2·3·1/12 = 1/2 → alpha = 0.
+        #expect(statistics.agreement.images == 2 && statistics.agreement.votes == 4)
+        #expect(statistics.agreement.krippendorffAlpha == 0)
+    }
+
+    @Test func anEmptyLedgerHasNoFigures() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let statistics = try Ledger(path: directory.path + "/drover.sqlite").statistics()
+        #expect(statistics.modelVersions.isEmpty && statistics.raters.isEmpty)
+        #expect(statistics.agreement.images == 0 && statistics.agreement.votes == 0 && statistics.agreement.krippendorffAlpha == nil)
+    }
+}
