@@ -63,14 +63,19 @@ struct BackendConnection: Sendable {
         request.body = .bytes(ByteBuffer(bytes: try encoder.encode(body)))
 
         var attempt = 1
+        var lastFailure: GeneratorError?
         while true {
             do {
                 return try await send(request, path, answerLimit: answerLimit, deadline: deadline)
             } catch let failure as TransientFailure {
                 let pause = retry.pause(before: attempt)
                 guard attempt < retry.maxAttempts, ContinuousClock.now + pause < deadline else { throw failure.error }
+                lastFailure = failure.error
                 try await Task.sleep(for: pause)
                 attempt += 1
+            } catch let error as GeneratorError where ContinuousClock.now >= deadline {
+                // A retry cut short by the deadline says less than the failure that caused it.
+                throw lastFailure ?? error
             }
         }
     }

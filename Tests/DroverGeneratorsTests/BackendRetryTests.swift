@@ -106,7 +106,10 @@ import Testing
         // Five tries need at least 1.5 s of pauses: within 1 s the deadline, not the count, stops
         // them (after two to four tries here; one when the machine is so busy that a try is slow).
         #expect((1...4).contains(received.all.count), "\(received.all.count) tries")
-        #expect(error?.description == "the backend answered 500 Internal Server Error: try \(received.all.count) failed")
+        // The last failure the backend answered: the last try's, or the one before it when the
+        // deadline cut the last try short (a busy machine) — never the deadline itself.
+        let tries = received.all.count
+        #expect([tries, tries - 1].map { "the backend answered 500 Internal Server Error: try \($0) failed" }.contains(error?.description ?? ""), "\(error.map { "\($0)" } ?? "")")
         // No pause runs past the deadline (timed around the generation alone; a busy machine adds a little).
         #expect(elapsed < timeout + .seconds(1), "\(elapsed)")
     }
