@@ -143,7 +143,8 @@ import Testing
         }
         #expect(received.all.count == 5)
         #expect(error?.description == "the backend answered 502 Bad Gateway: try 5 failed")
-        #expect(ContinuousClock.now - started < .seconds(10), "reported within seconds, long before the 30 s deadline")
+        // The pauses add up to 3 s at most; a busy machine adds start-up and slow tries, never 30 s.
+        #expect(ContinuousClock.now - started < .seconds(20), "reported long before the 30 s deadline")
     }
 
     @Test func automatic1111RetriesAndResendsTheSameSeed() async throws {
