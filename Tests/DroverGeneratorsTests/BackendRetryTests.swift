@@ -107,9 +107,13 @@ import Testing
         // them (after two to four tries here; one when the machine is so busy that a try is slow).
         #expect((1...4).contains(received.all.count), "\(received.all.count) tries")
         // The last failure the backend answered: the last try's, or the one before it when the
-        // deadline cut the last try short (a busy machine) — never the deadline itself.
+        // deadline cut the last try short (a busy machine). Only when the machine is so busy that
+        // the first try itself outlasts the deadline is the deadline all there is to say.
         let tries = received.all.count
-        #expect([tries, tries - 1].map { "the backend answered 500 Internal Server Error: try \($0) failed" }.contains(error?.description ?? ""), "\(error.map { "\($0)" } ?? "")")
+        let answered = [tries, tries - 1].filter { $0 >= 1 }.map { "the backend answered 500 Internal Server Error: try \($0) failed" }
+        let cutShort = "the request to the backend's /v1/images/generations failed: HTTPClientError.deadlineExceeded"
+        let description = error.map { "\($0)" } ?? ""
+        #expect(answered.contains(description) || (tries == 1 && description == cutShort), "\(description)")
         // No pause runs past the deadline (timed around the generation alone; a busy machine adds a little).
         #expect(elapsed < timeout + .seconds(1), "\(elapsed)")
     }
