@@ -114,7 +114,8 @@ public struct GenerationService: Sendable {
             return outcomes
         }
 
-        // One generation record per version, holding the images of all its runs.
+        // One generation record per version, holding the images of all its runs; the runs are in
+        // slot order, so the images are too.
         let now = Date()
         var generations: [String: GenerationRecord] = [:]
         var images: [ImageRecord] = []
@@ -147,7 +148,6 @@ public struct GenerationService: Sendable {
             metrics.images(modelVersion: name, assignment: assignment, count: made.count)
         }
         guard !images.isEmpty else { throw failures[0] }
-        images.sort { $0.position < $1.position }
         let ids = try ledger.record(Array(generations.values), images: images)
         committerDoorbell.ring()
         return Result(

@@ -171,17 +171,8 @@ struct Stats: AsyncParsableCommand {
         let configuration = try settings.load()
         let ledger = try Ledger(path: configuration.ledgerPath)
         let statistics = try ledger.statistics()
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(statistics), as: UTF8.self))
-            return
-        }
-        print("| model_version | images | votes | approval | 95 % interval |\n|---|---:|---:|---:|---|")
-        for version in statistics.modelVersions {
-            let interval = version.approvalInterval.map { "\(percent($0.lower)) – \(percent($0.upper))" } ?? "—"
-            print("| \(version.modelVersion) | \(version.images) | \(version.votes) | \(version.approvalRate.map(percent) ?? "—") | \(interval) |")
-        }
+        if json { return try printJSON(statistics) }
+        printVersionTable(statistics.modelVersions)
         print("\n| rater | votes | approval |\n|---|---:|---:|")
         for rater in statistics.raters { print("| \(rater.rater) | \(rater.votes) | \(percent(rater.approvalRate)) |") }
         let alpha = statistics.agreement.krippendorffAlpha.map { String(format: "%.3f", $0) } ?? "undefined"
@@ -195,7 +186,6 @@ struct Stats: AsyncParsableCommand {
         }
     }
 
-    private func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
 }
 
 struct Compare: AsyncParsableCommand {
@@ -218,17 +208,8 @@ struct Compare: AsyncParsableCommand {
     func run() async throws {
         let comparison = try Ledger(path: try settings.load().ledgerPath)
             .comparison(of: a, and: b, detectableDifference: difference / 100, blindedOnly: !all)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(comparison), as: UTF8.self))
-            return
-        }
-        print("| model_version | images | votes | approval | 95 % interval |\n|---|---:|---:|---:|---|")
-        for version in [comparison.a, comparison.b] {
-            let interval = version.approvalInterval.map { "\(percent($0.lower)) – \(percent($0.upper))" } ?? "—"
-            print("| \(version.modelVersion) | \(version.images) | \(version.votes) | \(version.approvalRate.map(percent) ?? "—") | \(interval) |")
-        }
+        if json { return try printJSON(comparison) }
+        printVersionTable([comparison.a, comparison.b])
         print("")
         if let estimate = comparison.difference.estimate, let interval = comparison.difference.interval {
             print("\(b) − \(a): \(points(estimate)) (95 % Newcombe interval \(points(interval.lower)) to \(points(interval.upper)))")
@@ -244,6 +225,24 @@ struct Compare: AsyncParsableCommand {
         for warning in comparison.warnings { print("- \(warning)") }
     }
 
-    private func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
     private func points(_ value: Double) -> String { String(format: "%+.1f points", value * 100) }
 }
+
+/// `value` as pretty JSON with sorted keys, as the HTTP API answers it.
+private func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// The markdown table of model versions `drover stats` and `drover compare` print.
+private func printVersionTable(_ versions: [DatasetStatistics.ModelVersion]) {
+    print("| model_version | images | votes | approval | 95 % interval |\n|---|---:|---:|---:|---|")
+    for version in versions {
+        let interval = version.approvalInterval.map { "\(percent($0.lower)) – \(percent($0.upper))" } ?? "—"
+        print("| \(version.modelVersion) | \(version.images) | \(version.votes) | \(version.approvalRate.map(percent) ?? "—") | \(interval) |")
+    }
+}
+
+/// `0.754` as `75.4 %`.
+private func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }

@@ -145,7 +145,7 @@ struct Measurement {
     /// The git repository whose sizes ``measureStore()`` measures.
     var repository: String?
 
-    init(_ times: [Duration], repository: String) {
+    init(_ times: [Duration], repository: String? = nil) {
         let sorted = times.map { Double($0.components.seconds) * 1_000 + Double($0.components.attoseconds) / 1e15 }.sorted()
         p50 = Self.rounded(sorted[sorted.count / 2])
         p99 = Self.rounded(sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)])

@@ -190,7 +190,7 @@ enum GrowthRun {
                     times.append(ContinuousClock.now - started)
                     guard response.status == .ok else { throw BenchError("\(route) answered \(response.status)") }
                 }
-                results.append((route, Measurement(times, repository: "")))
+                results.append((route, Measurement(times)))
             }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()

@@ -108,8 +108,9 @@ struct DashboardAPIController {
 
     // MARK: - Images
 
-    struct ImageList: ResponseEncodable {
-        struct Item: Encodable {
+    enum ImageList {
+        struct Item: PageItem {
+            static let listKey = "images"
             var card: ImageCard
             /// The asking rater's rating, when the request named a rater.
             var yours: VoteChoice??
@@ -129,20 +130,9 @@ struct DashboardAPIController {
                 case yourRating = "your_rating"
             }
         }
-        var images: [Item]
-        var nextOffset: Int?
-        enum CodingKeys: String, CodingKey {
-            case images
-            case nextOffset = "next_offset"
-        }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(images, forKey: .images)
-            try container.encode(nextOffset, forKey: .nextOffset)
-        }
     }
 
-    @Sendable func images(request: Request, context: DroverRequestContext) async throws -> ImageList {
+    @Sendable func images(request: Request, context: DroverRequestContext) async throws -> Page<ImageList.Item> {
         let parameters = request.uri.queryParameters
         let query = ImageQuery(
             text: try parameters.text("q", maxBytes: 200), modelVersion: try parameters.text("model_version", maxBytes: 200),
@@ -156,7 +146,7 @@ struct DashboardAPIController {
         let items = page.images.map { card in
             ImageList.Item(card: card, yours: rater.map { _ in ratings[card.id].map(VoteChoice.init) })
         }
-        return ImageList(images: items, nextOffset: page.nextOffset)
+        return Page(items: items, nextOffset: page.nextOffset)
     }
 
     struct OneImage: ResponseEncodable {
@@ -205,26 +195,12 @@ struct DashboardAPIController {
 
     // MARK: - History
 
-    struct History: ResponseEncodable {
-        var commits: [Commit]
-        var nextOffset: Int?
-        enum CodingKeys: String, CodingKey {
-            case commits
-            case nextOffset = "next_offset"
-        }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(commits, forKey: .commits)
-            try container.encode(nextOffset, forKey: .nextOffset)
-        }
-    }
-
-    @Sendable func history(request: Request, context: DroverRequestContext) async throws -> History {
+    @Sendable func history(request: Request, context: DroverRequestContext) async throws -> Page<Commit> {
         let parameters = request.uri.queryParameters
         let limit = try parameters.integer("limit", in: 1...Self.maxCommits, default: 10)
         let offset = try parameters.integer("offset", in: 0...10_000_000, default: 0)
         let shas = try await dataset.commitHashes(skip: offset, limit: limit + 1)
-        return History(commits: try await commits(Array(shas.prefix(limit))), nextOffset: shas.count > limit ? offset + limit : nil)
+        return Page(items: try await commits(Array(shas.prefix(limit))), nextOffset: shas.count > limit ? offset + limit : nil)
     }
 
     /// Commits in the order given, each with the rows it changed and the vote events it holds.
@@ -240,8 +216,9 @@ struct DashboardAPIController {
 
     // MARK: - Raters
 
-    struct Raters: ResponseEncodable {
-        struct Item: Encodable {
+    enum Raters {
+        struct Item: PageItem {
+            static let listKey = "raters"
             var summary: RaterSummary
             func encode(to encoder: any Encoder) throws {
                 var container = encoder.container(keyedBy: CodingKeys.self)
@@ -263,25 +240,14 @@ struct DashboardAPIController {
                 case lastVotedAt = "last_voted_at"
             }
         }
-        var raters: [Item]
-        var nextOffset: Int?
-        enum CodingKeys: String, CodingKey {
-            case raters
-            case nextOffset = "next_offset"
-        }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(raters, forKey: .raters)
-            try container.encode(nextOffset, forKey: .nextOffset)
-        }
     }
 
-    @Sendable func raters(request: Request, context: DroverRequestContext) async throws -> Raters {
+    @Sendable func raters(request: Request, context: DroverRequestContext) async throws -> Page<Raters.Item> {
         let parameters = request.uri.queryParameters
         let limit = try parameters.integer("limit", in: 1...500, default: 100)
         let offset = try parameters.integer("offset", in: 0...10_000_000, default: 0)
         let summaries = try ledger.raterSummaries(limit: limit + 1, offset: offset)
-        return Raters(raters: summaries.prefix(limit).map(Raters.Item.init), nextOffset: summaries.count > limit ? offset + limit : nil)
+        return Page(items: summaries.prefix(limit).map(Raters.Item.init), nextOffset: summaries.count > limit ? offset + limit : nil)
     }
 
     // MARK: - Reverts
@@ -385,7 +351,8 @@ struct DashboardAPIController {
 
     /// A dataset commit with the `train.csv` rows it added and removed (as column → value) and the
     /// vote events it holds.
-    struct Commit: Encodable {
+    struct Commit: PageItem {
+        static let listKey = "commits"
         var detail: DatasetCommitDetail
         var events: [VoteEvent]
 
@@ -445,5 +412,29 @@ extension Parameters {
             throw HTTPError(.badRequest, message: "\(name) must be one of: \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return value
+    }
+}
+
+/// What a paged listing lists, and under which key.
+protocol PageItem: Encodable {
+    static var listKey: String { get }
+}
+
+/// One page of a listing: `{"<Item.listKey>": […], "next_offset": <the next page's offset, or null>}`.
+struct Page<Item: PageItem>: ResponseEncodable {
+    var items: [Item]
+    var nextOffset: Int?
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(items, forKey: Key(stringValue: Item.listKey))
+        try container.encode(nextOffset, forKey: Key(stringValue: "next_offset"))
     }
 }
