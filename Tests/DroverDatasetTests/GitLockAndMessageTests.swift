@@ -77,12 +77,17 @@ import Testing
         try fixture.vote(.up, by: "r1", on: images[0])
         try await fixture.committer.commitAll()
         let gitDirectory = fixture.repository.directory + "/.git"
-        let before = try await fixture.git.run(["rev-parse", "HEAD"])
+        let before = try await fixture.git.run(["rev-parse", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
         // `git status` takes index.lock with the index as it is now…
         try FileManager.default.copyItem(atPath: gitDirectory + "/index", toPath: gitDirectory + "/index.lock")
         try fixture.vote(.down, by: "r2", on: images[0])
         let committing = Task { try await fixture.committer.commitAll() }
-        try await eventually("the branch moved") { try await fixture.git.run(["rev-parse", "HEAD"]) != before }
+        // The ref file is read directly (no git process per poll): the committer retries the
+        // index for 2 s, and the old index must be put back within that.
+        try await eventually("the branch moved") {
+            let head = try? String(contentsOfFile: gitDirectory + "/refs/heads/main", encoding: .utf8)
+            return head.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) != before } ?? false
+        }
         // …and, after the commit, renames it into place: the index of the commit before.
         #expect(rename(gitDirectory + "/index.lock", gitDirectory + "/index") == 0)
         _ = try await committing.value
