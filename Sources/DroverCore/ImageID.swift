@@ -25,8 +25,24 @@ public struct ImageID: RawRepresentable, Hashable, Comparable, Codable, Sendable
         self.init(validating: rawValue)
     }
 
-    /// The image's path inside the dataset repository: `images/<id>.png`.
-    public var datasetPath: String { "images/\(rawValue).png" }
+    /// The image's shard: its first two hex digits, one of 256. The dataset's images, their
+    /// provenance and their rows are kept in one folder or file per shard, so that a commit
+    /// rewrites a 256th of the dataset's listing, not all of it.
+    public var shard: String { String(rawValue.prefix(2)) }
+
+    /// The image's path inside the dataset repository: `images/<shard>/<id>.png`.
+    public var datasetPath: String { "images/\(shard)/\(rawValue).png" }
+
+    /// The id named by a dataset path: `images/<shard>/<id>.png`, or `images/<id>.png` as
+    /// datasets before the sharded layout have it.
+    public init?(datasetPath path: some StringProtocol) {
+        guard path.hasPrefix("images/"), path.hasSuffix(".png") else { return nil }
+        let name = path.dropFirst("images/".count).dropLast(".png".count)
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard let id = ImageID(validating: parts[parts.count - 1]) else { return nil }
+        guard parts.count == 1 || (parts.count == 2 && parts[0] == id.shard) else { return nil }
+        self = id
+    }
 
     public var description: String { rawValue }
 

@@ -36,11 +36,8 @@ public struct SeedRow: Hashable, Sendable {
         [prompt, path, rating.rawValue, rater, modelVersion, votedAt ?? "", source ?? ""]
     }
 
-    /// The image id, when ``path`` is the dataset's `images/<id>.png`.
-    public var imageID: ImageID? {
-        guard path.hasPrefix("images/"), path.hasSuffix(".png") else { return nil }
-        return ImageID(validating: path.dropFirst("images/".count).dropLast(".png".count))
-    }
+    /// The image id, when ``path`` is a dataset image's (``ImageID/init(datasetPath:)``).
+    public var imageID: ImageID? { ImageID(datasetPath: path) }
 
     /// The rows of a seed CSV document.
     /// - Throws: ``CSV/ParseError`` naming the first record that is not CSV, lacks a column, or

@@ -36,9 +36,9 @@ enum CommitMessage {
         return message
     }
 
-    /// The message of a commit that makes `train.csv` agree with the ledger again.
+    /// The message of a commit that makes the rows agree with the ledger again.
     static func repair(_ lines: [String]) -> String {
-        "Reconcile train.csv with the ledger: \(lines.count) row\(lines.count == 1 ? "" : "s")\n\n" + lines.map { "- \(oneLine($0))\n" }.joined()
+        "Reconcile the rows with the ledger: \(lines.count) row\(lines.count == 1 ? "" : "s")\n\n" + lines.map { "- \(oneLine($0))\n" }.joined()
     }
 
     /// The changes a commit message names in its trailers: the lines of its last paragraph

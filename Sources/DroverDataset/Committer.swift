@@ -37,8 +37,9 @@ public final class Committer: Service {
     /// The background `git repack` in progress, if any.
     private let packing = Mutex<Task<Void, Never>?>(nil)
     private let state = Mutex(Status(lastCommit: nil, commits: 0, lastError: nil))
-    /// The rows `train.csv` holds at the last commit; only the committer's own task touches it.
-    private let table = Mutex(TrainingTable())
+    /// The rows the `annotations/train/` files hold at the last commit; only the committer's own
+    /// task touches them.
+    private let table = Mutex(TrainingShards())
 
     /// - Parameters:
     ///   - doorbell: rung by whoever records a change in the ledger.
@@ -96,7 +97,10 @@ public final class Committer: Service {
                 while await doorbell.wait() {
                     await doorbell.linger(for: gatherWindow)
                     do {
-                        try await commitAll(pacedUnderLoad: true)
+                        // The index is written when a wake-up (the poll's, at the latest) finds
+                        // nothing to commit: not once per commit, whose cost would then grow
+                        // with the dataset.
+                        if try await commitAll(pacedUnderLoad: true).isEmpty { try await repository.writeIndex() }
                         backoff = .milliseconds(500)
                     } catch {
                         record(error)
@@ -129,14 +133,18 @@ public final class Committer: Service {
     /// changes in batches of at most `maxChangesPerCommit`. Call ``commitPending()`` (or `run()`)
     /// first, once: it loads what HEAD holds.
     /// - Returns: the hashes of the commits made.
-    /// - Parameter pacedUnderLoad: under load, leave ``loadedCommitInterval`` between the starts
-    ///   of commits (the service does; a command commits as fast as it can).
+    /// - Parameter pacedUnderLoad: the service's way: under load, leave ``loadedCommitInterval``
+    ///   between the starts of commits, and leave `.git/index` to the service's idle time. A
+    ///   command commits as fast as it can, then writes the index.
     @discardableResult
     public func commitAll(pacedUnderLoad: Bool = false) async throws -> [String] {
         var commits: [String] = []
         while true {
             let pending = try ledger.pendingChanges(limit: maxChangesPerCommit)
-            if pending.isEmpty { return commits }
+            if pending.isEmpty {
+                if !pacedUnderLoad { try await repository.writeIndex() }
+                return commits
+            }
             let started = ContinuousClock.now
             let sets = try ledger.changeSets(voteEvents: pending.votes.compactMap(\.event.id), images: pending.images.map(\.image.id))
             commits.append(try await commit(CommitBatch(next: pending, voteSets: sets.voteEvents, imageSets: sets.images)))
@@ -150,27 +158,30 @@ public final class Committer: Service {
         let started = ContinuousClock.now
         let changes = batch.changes
         var paths: [String] = []
-        var provenance = ""
+        var provenance: [String: String] = [:]
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         for change in changes.images {
-            try repository.write(change.image.png, to: change.image.id.datasetPath)
-            paths.append(change.image.id.datasetPath)
-            provenance += String(decoding: try encoder.encode(ImageProvenance(image: change.image, generation: change.generation)), as: UTF8.self) + "\n"
+            let id = change.image.id
+            try repository.write(change.image.png, to: id.datasetPath)
+            paths.append(id.datasetPath)
+            let line = try encoder.encode(ImageProvenance(image: change.image, generation: change.generation))
+            provenance[DatasetLayout.provenance(id.shard), default: ""] += String(decoding: line, as: UTF8.self) + "\n"
         }
-        if !provenance.isEmpty {
-            try repository.append(provenance, to: DatasetRepository.imagesJSONLPath)
-            paths.append(DatasetRepository.imagesJSONLPath)
+        for (path, lines) in provenance.sorted(by: { $0.key < $1.key }) {
+            try repository.append(lines, to: path)
+            paths.append(path)
         }
         if !changes.votes.isEmpty {
             // Changed in place: applying a change twice (a retry after a failed commit) gives the
-            // same rows, and a failure reloads the table from HEAD anyway (`recover()`).
-            let csv = table.withLock { table in
+            // same rows, and a failure reloads the tables from HEAD anyway (`recover()`).
+            let files = Set(changes.votes.map { TrainingShards.path(of: $0.event.imageID) }).sorted()
+            let documents = table.withLock { table in
                 for change in changes.votes { table.apply(change) }
-                return table.csv()
+                return files.map { table.csv(of: $0) }
             }
-            try repository.write(csv, to: DatasetRepository.trainCSVPath)
-            paths.append(DatasetRepository.trainCSVPath)
+            for (path, csv) in zip(files, documents) { try repository.write(csv, to: path) }
+            paths += files
         }
         let written = ContinuousClock.now
         let sha = try await repository.commit(paths: paths, message: CommitMessage.make(for: changes, changeSet: batch.changeSet))
@@ -194,9 +205,10 @@ public final class Committer: Service {
     }
 
     /// Brings the ledger up to date with HEAD (a crash may have come between a commit and its
-    /// ledger record) and loads `train.csv` as committed, rows merged in from elsewhere included.
-    /// Where the file disagrees with the votes the ledger committed — a union merge brought back
-    /// a row this ledger retracted — a commit puts the ledger's votes back.
+    /// ledger record), moves a dataset made before the sharded layout into it, and loads the
+    /// rows as committed, rows merged in from elsewhere included. Where the files disagree with
+    /// the votes the ledger committed — a union merge brought back a row this ledger retracted —
+    /// a commit puts the ledger's votes back.
     func reconcile() async throws {
         repository.reload()
         let (images, voteEvents) = CommitMessage.parseTrailers(try await repository.headMessage())
@@ -204,16 +216,18 @@ public final class Committer: Service {
             let head = try await repository.git.run(["rev-parse", "HEAD"]).trimmingWhitespace()
             try ledger.markCommitted(images: images, voteEvents: voteEvents, commitSHA: head)
         }
-        let committed = try await repository.git.run(["show", "HEAD:\(DatasetRepository.trainCSVPath)"], outputLimit: 1 << 30)
-        var loaded = try TrainingTable(csv: committed)
-        let repairs = loaded.conform(to: try ledger.committedVoteChanges())
+        if let moved = try await repository.moveToShardedLayout() {
+            logger.notice("moved the dataset to the sharded layout (see docs/dataset.md)", metadata: ["commit": "\(moved.prefix(12))"])
+        }
+        var loaded = try TrainingShards(files: try await DatasetLayout.trainFiles(at: "HEAD", repository.git))
+        let (repairs, files) = loaded.conform(to: try ledger.committedVoteChanges())
         if !repairs.isEmpty {
-            try repository.write(loaded.csv(), to: DatasetRepository.trainCSVPath)
-            let message = CommitMessage.repair(repairs)
-            let sha = try await repository.commit(paths: [DatasetRepository.trainCSVPath], message: message)
-            logger.notice("train.csv disagreed with the ledger (after a merge?); repaired", metadata: ["commit": "\(sha.prefix(12))", "rows": "\(repairs.count)"])
+            for path in files { try repository.write(loaded.csv(of: path), to: path) }
+            let sha = try await repository.commit(paths: files, message: CommitMessage.repair(repairs))
+            logger.notice("the rows disagreed with the ledger (after a merge?); repaired", metadata: ["commit": "\(sha.prefix(12))", "rows": "\(repairs.count)"])
         }
         table.withLock { $0 = loaded }
+        try await repository.loadHead()
     }
 
     /// After a failed commit: the working tree back to HEAD and the state reloaded from it, so

@@ -4,7 +4,7 @@ import Foundation
 
 /// A training format `drover export` writes.
 public enum ExportFormat: String, CaseIterable, Sendable {
-    /// `images/` + `annotations/train.csv`, the seed tutorial's layout.
+    /// `images/` + one `annotations/train.csv`, the seed tutorial's layout.
     case seedCSV = "seed-csv"
     /// Hugging Face `imagefolder`: `images/` + `metadata.jsonl`.
     case imageFolder = "imagefolder"
@@ -18,7 +18,7 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     /// The file the format writes beside `images/`.
     public var fileName: String {
         switch self {
-        case .seedCSV: DatasetRepository.trainCSVPath
+        case .seedCSV: DatasetLayout.unshardedTrainCSV
         case .imageFolder: "metadata.jsonl"
         case .kto: "kto.jsonl"
         case .diffusionKTO: "train_processed_v3.csv"
@@ -52,15 +52,18 @@ extension DatasetHistory {
             throw ExportError("\(directory) is not empty")
         }
         let commit = try await resolve(revision)
-        let csv = try await git.run(["show", "\(commit):\(DatasetRepository.trainCSVPath)"], outputLimit: 1 << 30)
-        var rows: [SeedRow]
-        do {
-            rows = try SeedRow.rows(in: csv)
-        } catch {
-            throw ExportError("\(DatasetRepository.trainCSVPath) at \(commit.prefix(10)): \(error)")
-        }
-        if let stray = rows.first(where: { $0.imageID == nil }) {
-            throw ExportError("\(DatasetRepository.trainCSVPath) line \(stray.line): path \"\(stray.path)\" is not images/<id>.png")
+        var rows: [SeedRow] = []
+        for file in try await DatasetLayout.trainFiles(at: commit, git) {
+            let fileRows: [SeedRow]
+            do {
+                fileRows = try SeedRow.rows(in: file.content)
+            } catch {
+                throw ExportError("\(file.path) at \(commit.prefix(10)): \(error)")
+            }
+            if let stray = fileRows.first(where: { $0.imageID == nil }) {
+                throw ExportError("\(file.path) line \(stray.line): path \"\(stray.path)\" is not images/<shard>/<id>.png")
+            }
+            rows += fileRows
         }
         if let versions { rows.removeAll { !versions.contains($0.modelVersion) } }
         try fileManager.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
@@ -69,7 +72,7 @@ extension DatasetHistory {
         let records: Int
         switch format {
         case .seedCSV:
-            output = Data((versions == nil ? csv : CSV.document(header: TrainingRow.columns, rows: rows.map(\.fields))).utf8)
+            output = Data(CSV.document(header: TrainingRow.columns, rows: rows.map(\.fields)).utf8)
             records = rows.count
         case .imageFolder:
             let metadata = TrainingExports.imageFolder(rows, provenance: try await provenance(at: commit))
@@ -96,7 +99,7 @@ extension DatasetHistory {
 
     /// Every image of `commit`, written under `directory/images/`.
     private func extractImages(at commit: String, to directory: String) async throws -> Int {
-        let count = try await git.run(["ls-tree", "--name-only", commit, "images/"]).split(separator: "\n").count
+        let count = try await git.run(["ls-tree", "-r", "--name-only", commit, "--", "images/"]).split(separator: "\n").count
         guard count > 0 else { return 0 }
         let archive = directory + "/.images.tar"
         defer { try? FileManager.default.removeItem(atPath: archive) }
@@ -105,13 +108,14 @@ extension DatasetHistory {
         return count
     }
 
-    /// The provenance of each image at `commit`, from `annotations/images.jsonl`.
+    /// The provenance of each image at `commit`, from its `annotations/images/` files.
     private func provenance(at commit: String) async throws -> [ImageID: ImageProvenance] {
-        let lines = try await git.run(["show", "\(commit):\(DatasetRepository.imagesJSONLPath)"], outputLimit: 1 << 30)
         let decoder = JSONDecoder()
         var byImage: [ImageID: ImageProvenance] = [:]
-        for line in lines.split(separator: "\n") {
-            if let provenance = try? decoder.decode(ImageProvenance.self, from: Data(line.utf8)) { byImage[provenance.id] = provenance }
+        for file in try await DatasetLayout.provenanceFiles(at: commit, git) {
+            for line in file.content.split(separator: "\n") {
+                if let provenance = try? decoder.decode(ImageProvenance.self, from: Data(line.utf8)) { byImage[provenance.id] = provenance }
+            }
         }
         return byImage
     }

@@ -69,7 +69,7 @@ public struct DatasetHistory: Sendable {
         guard fields.count == 3 else { throw ExportError("cannot read commit \(sha)") }
         let parents = fields[0].split(separator: " ").map(String.init)
         let base = parents.first ?? Self.emptyTree
-        let diff = try await git.run(["diff", "-U0", "--no-color", "--no-ext-diff", base, sha, "--", DatasetRepository.trainCSVPath])
+        let diff = try await git.run(["diff", "-U0", "--no-color", "--no-ext-diff", base, sha, "--", DatasetLayout.unshardedTrainCSV, DatasetLayout.trainFolder])
         let columns = CSV.line(TrainingRow.columns).dropLast()
         var added: [String] = []
         var removed: [String] = []

@@ -3,14 +3,10 @@ import DroverCore
 import Dispatch
 import Foundation
 
-/// The dataset's git repository and its fixed layout (a contract, see docs/dataset.md):
-/// `images/<id>.png`, `annotations/train.csv`, `annotations/images.jsonl`, `.gitattributes`.
+/// The dataset's git repository, in the ``DatasetLayout``.
 ///
 /// Only the ``Committer`` writes through it.
 public struct DatasetRepository: Sendable {
-    public static let trainCSVPath = "annotations/train.csv"
-    public static let imagesJSONLPath = "annotations/images.jsonl"
-    static let gitattributes = "annotations/*.csv merge=union\nannotations/*.jsonl merge=union\n*.png binary\n"
 
     /// The repository's working tree.
     public let directory: String
@@ -45,13 +41,10 @@ public struct DatasetRepository: Sendable {
         try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let repository = DatasetRepository(directory: directory, lock: try DatasetLock.acquire(for: directory), method: commitMethod)
         if !fileManager.fileExists(atPath: directory + "/.git") {
-            try fileManager.createDirectory(atPath: directory + "/annotations", withIntermediateDirectories: true)
             try fileManager.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
             try await repository.git.initialize()
-            try repository.write(Data(gitattributes.utf8), to: ".gitattributes")
-            try repository.write(Data(CSV.line(TrainingRow.columns).utf8), to: trainCSVPath)
-            try repository.write(Data(), to: imagesJSONLPath)
-            try await repository.git.run(["add", "--", ".gitattributes", trainCSVPath, imagesJSONLPath])
+            try repository.write(Data(DatasetLayout.gitattributes.utf8), to: ".gitattributes")
+            try await repository.git.run(["add", "--", ".gitattributes"])
             try await repository.git.run(["commit", "-q", "--no-verify", "-F", "-"], input: "Create the Drover dataset\n")
         } else {
             // Holding the dataset lock, at start: a lock file of git's is one a commit of this
@@ -98,6 +91,17 @@ public struct DatasetRepository: Sendable {
         return try await git.run(["rev-parse", "HEAD"]).trimmingWhitespace()
     }
 
+    /// Loads what HEAD holds for the next commit (``CommitWriter/load()``), at start rather than
+    /// in the first commit.
+    func loadHead() async throws {
+        try await writer?.load()
+    }
+
+    /// Brings `.git/index` up to date with the last commit (``CommitWriter/writeIndex()``).
+    func writeIndex() async throws {
+        try await writer?.writeIndex()
+    }
+
     /// Bytes of loose objects the committer wrote and git has not packed yet.
     var unpackedBytes: Int { writer?.unpackedBytes ?? 0 }
 
@@ -120,6 +124,7 @@ public struct DatasetRepository: Sendable {
     func write(_ data: some ContiguousBytes, to path: String) throws {
         let target = directory + "/" + path
         let slash = target.lastIndex(of: "/") ?? target.startIndex
+        try FileManager.default.createDirectory(atPath: String(target[..<slash]), withIntermediateDirectories: true)
         let temporary = String(target[..<slash] + "/." + target[target.index(after: slash)...] + ".tmp")
         try FileIO.write(data, to: temporary)
         let retired = retiredDirectory + "/\(UInt64.random(in: 0...UInt64.max))"
@@ -137,9 +142,70 @@ public struct DatasetRepository: Sendable {
     /// Deletes retired files, one at a time, off the commit path.
     private static let reaper = DispatchQueue(label: "drover.retired-files", qos: .utility)
 
-    /// Appends to a file in the working tree.
+    /// Appends to a file in the working tree, creating it (and its folder) if need be.
     func append(_ text: String, to path: String) throws {
-        try FileIO.append(Array(text.utf8), to: directory + "/" + path)
+        let target = URL(filePath: directory + "/" + path)
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileIO.append(Array(text.utf8), to: target.path)
+    }
+
+    /// Moves a dataset made before the sharded ``DatasetLayout`` into it, in one commit that says
+    /// so: `images/<id>.png` to `images/<shard>/<id>.png`, the rows of `annotations/train.csv` to
+    /// `annotations/train/<shard>.csv` (each row's path updated, rows in their order) and the
+    /// lines of `annotations/images.jsonl` to `annotations/images/<shard>.jsonl` (each line's
+    /// bytes kept but its path). A crash halfway leaves HEAD as it was, and the next open
+    /// moves it again.
+    /// - Returns: the commit, or `nil` if the dataset is already sharded.
+    func moveToShardedLayout() async throws -> String? {
+        let fileManager = FileManager.default
+        guard let train = try FileIO.read(directory + "/" + DatasetLayout.unshardedTrainCSV) else { return nil }
+        var images = 0
+        for name in try fileManager.contentsOfDirectory(atPath: directory + "/images") where name.hasSuffix(".png") {
+            guard let id = ImageID(validating: name.dropLast(".png".count)) else { continue }
+            try fileManager.createDirectory(atPath: directory + "/images/" + id.shard, withIntermediateDirectories: true)
+            try fileManager.moveItem(atPath: directory + "/images/" + name, toPath: directory + "/" + id.datasetPath)
+            images += 1
+        }
+        let rows = try SeedRow.rows(in: String(decoding: train, as: UTF8.self))
+        var rowShards: [String: [[String]]] = [:]
+        for row in rows {
+            guard let id = row.imageID else {
+                throw ExportError("\(DatasetLayout.unshardedTrainCSV) line \(row.line): path \"\(row.path)\" is not images/<id>.png")
+            }
+            var fields = row.fields
+            fields[1] = id.datasetPath
+            rowShards[DatasetLayout.trainCSV(id.shard), default: []].append(fields)
+        }
+        for (path, rows) in rowShards { try write(Data(CSV.document(header: TrainingRow.columns, rows: rows).utf8), to: path) }
+        let provenance = String(decoding: try FileIO.read(directory + "/" + DatasetLayout.unshardedProvenance) ?? [], as: UTF8.self)
+        var provenanceShards: [String: String] = [:]
+        for line in provenance.split(separator: "\n") {
+            guard let start = line.range(of: #""id":""#)?.upperBound,
+                  let id = ImageID(validating: line[start...].prefix(16))
+            else { throw ExportError("\(DatasetLayout.unshardedProvenance): a line names no image id: \(line.prefix(80))") }
+            let moved = line.replacingOccurrences(of: #""path":"images/\#(id).png""#, with: #""path":"\#(id.datasetPath)""#)
+            provenanceShards[DatasetLayout.provenance(id.shard), default: ""] += moved + "\n"
+        }
+        for (path, lines) in provenanceShards { try write(Data(lines.utf8), to: path) }
+        for old in [DatasetLayout.unshardedTrainCSV, DatasetLayout.unshardedProvenance] { try? fileManager.removeItem(atPath: directory + "/" + old) }
+        try write(Data(DatasetLayout.gitattributes.utf8), to: ".gitattributes")
+        try await git.run(["add", "-A", "--", ".gitattributes", "images", "annotations"])
+        let message = """
+            Move the dataset to the sharded layout
+
+            Images move from images/<id>.png to images/<shard>/<id>.png, the rows of
+            \(DatasetLayout.unshardedTrainCSV) to \(DatasetLayout.trainFolder)/<shard>.csv and the lines of
+            \(DatasetLayout.unshardedProvenance) to \(DatasetLayout.provenanceFolder)/<shard>.jsonl, where
+            <shard> is the first two hex digits of the image id: a commit now rewrites a 256th of
+            the dataset's listing, not all of it. Each row's path names the image's new place.
+            `drover export --format seed-csv` writes the single train.csv.
+
+            \(images) images and \(rows.count) rows moved.
+
+            """
+        try await git.run(["commit", "-q", "--no-verify", "-F", "-"], input: message)
+        writer?.reset()
+        return try await git.run(["rev-parse", "HEAD"]).trimmingWhitespace()
     }
 }
 

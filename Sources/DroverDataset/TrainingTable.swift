@@ -146,3 +146,55 @@ struct TrainingTable {
         rendered = nil
     }
 }
+
+/// The rows of every `annotations/train/<shard>.csv` (``DatasetLayout``): one ``TrainingTable``
+/// per file, so that a vote rewrites one 256th of the rows.
+struct TrainingShards {
+    /// The tables by file path.
+    private var tables: [String: TrainingTable] = [:]
+
+    /// How many rows in all.
+    var count: Int { tables.values.reduce(0) { $0 + $1.count } }
+
+    init() {}
+
+    /// The rows of the files, by path.
+    /// - Throws: ``ExportError`` naming the file, if one is not a seed CSV.
+    init(files: [(path: String, content: String)]) throws {
+        for file in files {
+            do {
+                tables[file.path] = try TrainingTable(csv: file.content)
+            } catch {
+                throw ExportError("\(file.path): \(error.description)")
+            }
+        }
+    }
+
+    /// The file that holds the rows of votes on `image`.
+    static func path(of image: ImageID) -> String { DatasetLayout.trainCSV(image.shard) }
+
+    /// Applies one vote event to its shard's table (``TrainingTable/apply(_:)``).
+    mutating func apply(_ change: VoteChange) {
+        tables[Self.path(of: change.event.imageID), default: TrainingTable()].apply(change)
+    }
+
+    /// The whole CSV document of the file at `path`, header first.
+    mutating func csv(of path: String) -> [UInt8] {
+        tables[path, default: TrainingTable()].csv()
+    }
+
+    /// ``TrainingTable/conform(to:)`` for every shard that `history` names.
+    /// - Returns: one line per row changed, for the commit message, and the files changed.
+    mutating func conform(to history: [VoteChange]) -> (repairs: [String], files: [String]) {
+        var repairs: [String] = []
+        var files: [String] = []
+        for (path, changes) in Dictionary(grouping: history, by: { Self.path(of: $0.event.imageID) }).sorted(by: { $0.key < $1.key }) {
+            let repaired = tables[path, default: TrainingTable()].conform(to: changes)
+            if !repaired.isEmpty {
+                repairs += repaired
+                files.append(path)
+            }
+        }
+        return (repairs, files)
+    }
+}

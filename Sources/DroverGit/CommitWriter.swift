@@ -4,8 +4,10 @@ import Synchronization
 
 /// Makes commits of the working tree's files without starting git: each file becomes a loose
 /// blob, the trees that changed are rewritten, then the commit object, then `main` is moved
-/// and `.git/index` rewritten — git's own steps (`hash-object -w`, `write-tree`, `commit-tree`,
-/// `update-ref`, `update-index`), in one process. What HEAD and the index hold is loaded from git
+/// — git's own steps (`hash-object -w`, `write-tree`, `commit-tree`, `update-ref`), in one
+/// process. `.git/index` is written by ``writeIndex()``, which the committer calls when it has
+/// nothing more to commit: the index lists every file of the dataset, and rewriting it with each
+/// commit would make a commit's cost grow with the dataset. What HEAD holds is loaded from git
 /// once, and again after ``reset()``.
 ///
 /// Written by hand because no maintained Swift library writes git objects, and starting `git`
@@ -15,6 +17,8 @@ public final class CommitWriter: Sendable {
     private struct State {
         var head: String
         var index: IndexEntries
+        /// Whether `.git/index` holds ``index`` already.
+        var indexWritten: Bool
     }
 
     private let git: Git
@@ -49,7 +53,9 @@ public final class CommitWriter: Sendable {
     /// - Throws: ``RepositoryMovedError`` if `main` moved since it was loaded (the state is
     ///   dropped, so the caller may reload and retry), or ``GitWriteError``.
     public func commit(paths: [String], message: String, at date: Date = Date()) async throws -> String {
-        var current = try await loaded()
+        // Taken out of `state` while it changes, so that changing it copies nothing: a copy of
+        // its file list would cost as much as the dataset has files.
+        var current = try await loaded(taking: true)
         do {
             var stored = 0
             for path in paths {
@@ -66,8 +72,8 @@ public final class CommitWriter: Sendable {
             try objects.makeDurable()
             try branch.move(from: current.head, to: commit, subject: String(message.prefix { $0 != "\n" }))
             current.head = commit
+            current.indexWritten = false
             state.withLock { $0 = current }
-            try await writeIndex(current.index)
             return commit
         } catch {
             reset()
@@ -75,20 +81,37 @@ public final class CommitWriter: Sendable {
         }
     }
 
-    /// Writes `.git/index` for the new commit, so that `git status` stays clean. A git command
-    /// of the user's (`git status` refreshing the index) may hold `index.lock`; it would then put
-    /// back the index of the commit before, so the write is tried again until it lands, for a
-    /// while — later commits write it too.
-    private func writeIndex(_ index: IndexEntries) async throws {
+    /// Writes `.git/index` for the last commit, if it does not hold it yet, so that `git status`
+    /// finds the working tree clean. Call it between commits, not during one. A git command of
+    /// the user's (`git status` refreshing the index) may hold `index.lock`; it would then put
+    /// back the index it read, so the write is tried again until it lands, for a while — the
+    /// next call writes it otherwise.
+    public func writeIndex() async throws {
+        guard let current = state.withLock({ $0 }), !current.indexWritten else { return }
         let deadline = ContinuousClock.now + .seconds(2)
-        while try !index.writeIndexFile(gitDirectory: git.directory + "/.git"), ContinuousClock.now < deadline {
+        while true {
+            if try current.index.writeIndexFile(gitDirectory: git.directory + "/.git") {
+                state.withLock { if $0?.head == current.head { $0?.indexWritten = true } }
+                return
+            }
+            guard ContinuousClock.now < deadline else { return }
             try? await Task.sleep(for: .milliseconds(20))
         }
     }
 
-    private func loaded() async throws -> State {
-        if let known = state.withLock({ $0 }) { return known }
+    /// Loads what HEAD holds now (every file and its blob), so that the next commit need not.
+    public func load() async throws {
+        let loaded = try await loaded(taking: false)
+        state.withLock { if $0 == nil { $0 = loaded } }
+    }
+
+    /// What HEAD holds: as known, or loaded from git. `taking` leaves `state` empty meanwhile.
+    private func loaded(taking: Bool) async throws -> State {
+        if let known = state.withLock({ known in
+            defer { if taking { known = nil } }
+            return known
+        }) { return known }
         guard let head = try branch.read() else { throw GitWriteError("the dataset has no commit on main") }
-        return State(head: head, index: try await IndexEntries.load(git))
+        return State(head: head, index: try await IndexEntries.load(git, commit: head), indexWritten: false)
     }
 }

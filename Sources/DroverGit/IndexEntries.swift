@@ -19,16 +19,17 @@ struct IndexEntries {
     /// Tree ids by directory (`""` for the root), dropped when something below them changes.
     private var trees: [String: String] = [:]
 
-    /// The index of the repository at `directory` as git has it: `git ls-files --stage` for the
-    /// blobs, `stat` of each file for the rest.
-    static func load(_ git: Git) async throws -> IndexEntries {
+    /// The files of `commit` (`git ls-tree -r`), with the `stat` of each in the working tree:
+    /// the index after `git reset` to it. Read from the commit rather than `.git/index`, which
+    /// ``CommitWriter`` writes only between commits.
+    static func load(_ git: Git, commit: String) async throws -> IndexEntries {
         var index = IndexEntries()
-        for record in try await git.run(["ls-files", "--stage", "-z"], outputLimit: 1 << 30).split(separator: "\0") {
-            // <mode> SP <object> SP <stage> TAB <path>
+        for record in try await git.run(["ls-tree", "-r", "-z", "--full-tree", commit], outputLimit: 1 << 30).split(separator: "\0") {
+            // <mode> SP <type> SP <object> TAB <path>
             guard let tab = record.firstIndex(of: "\t") else { continue }
             let fields = record[..<tab].split(separator: " ")
-            guard fields.count == 3, fields[0] == "100644", let blob = Hex.decode(fields[1]), blob.count == 20 else {
-                throw GitWriteError("the index holds \(record.prefix(80)): only regular files are expected in the dataset")
+            guard fields.count == 3, fields[0] == "100644", let blob = Hex.decode(fields[2]), blob.count == 20 else {
+                throw GitWriteError("the commit holds \(record.prefix(80)): only regular files are expected in the dataset")
             }
             let path = String(record[record.index(after: tab)...])
             index.paths.append(path)
@@ -109,7 +110,9 @@ struct IndexEntries {
             let name = first.dropFirst(prefix.count)
             if let slash = name.firstIndex(of: "/") {
                 let folder = prefix + name[..<slash] + "/"
-                let inside = rest.prefix { $0.hasPrefix(folder) }
+                // The folder's paths come first in `rest` (sorted): found by binary search, so
+                // that an unchanged folder costs nothing however many files it holds.
+                let inside = rest[..<rest.partitioningIndex { !$0.hasPrefix(folder) }]
                 let id = try tree(folder, inside, objects, stored: &stored)
                 items.append((String(name[..<slash]), String(name[..<slash]) + "/", "40000", Hex.decode(id) ?? []))
                 rest = rest.dropFirst(inside.count)

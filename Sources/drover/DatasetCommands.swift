@@ -43,7 +43,7 @@ struct Show: AsyncParsableCommand {
         print(detail.message.split(separator: "\n", omittingEmptySubsequences: false).map { "    \($0)" }.joined(separator: "\n"))
         if !detail.addedImages.isEmpty { print("\nimages added:\n" + detail.addedImages.map { "  + \($0)" }.joined(separator: "\n")) }
         if !detail.addedRows.isEmpty || !detail.removedRows.isEmpty {
-            print("\n\(DatasetRepository.trainCSVPath):")
+            print("\nrows (\(DatasetLayout.trainFolder)/):")
             for row in detail.removedRows { print("  - \(row)") }
             for row in detail.addedRows { print("  + \(row)") }
         }
@@ -104,7 +104,7 @@ struct Import: AsyncParsableCommand {
         discussion: """
             Image paths are relative to the CSV's directory; PNGs found there are added to the \
             dataset. A row whose image is not there must name an image the dataset already has \
-            (images/<id>.png); otherwise the whole file is refused and nothing is imported.
+            (images/<shard>/<id>.png); otherwise the whole file is refused and nothing is imported.
             """
     )
 

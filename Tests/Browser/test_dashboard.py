@@ -55,7 +55,7 @@ def test_generate_vote_and_see_the_count_and_commit_without_a_reload(drover: Dro
     wait(browser).until(lambda b: "approved" in b.find_element(By.CSS_SELECTOR, "#commits li").text)
     assert card(browser, image).find_element(By.CSS_SELECTOR, 'button[data-rating="up"]').get_attribute("aria-pressed") == "true"
     assert browser.execute_script("return window.notReloaded") is True
-    eventually("the vote in train.csv", lambda: f"images/{image}.png,Approve" in drover.train_csv())
+    eventually("the vote in train.csv", lambda: f"images/{image[:2]}/{image}.png,Approve" in drover.train_csv())
 
     # The name is remembered, and nothing on the page needs a colour-emoji font.
     browser.refresh()
@@ -126,7 +126,7 @@ def test_one_image_shows_every_vote_event_and_its_commits(drover: Drover, browse
 def test_revert_a_vote_with_a_reason(drover: Drover, browser: WebDriver, screenshots: Path) -> None:
     image = drover.generate("a teapot shaped like a snail", seed=4)[0]
     drover.vote(image, "mallory", "down")
-    eventually("the vote's commit", lambda: f"images/{image}.png,Disapprove" in drover.train_csv())
+    eventually("the vote's commit", lambda: f"images/{image[:2]}/{image}.png,Disapprove" in drover.train_csv())
 
     open_page(browser, drover, f"/image/{image}", "#events")
     browser.find_element(By.CSS_SELECTOR, "#events button.revert").click()
@@ -134,12 +134,12 @@ def test_revert_a_vote_with_a_reason(drover: Drover, browser: WebDriver, screens
     # Cancelling reverts nothing.
     dialog.find_element(By.CSS_SELECTOR, 'button[value="cancel"]').click()
     wait(browser).until(EC.invisibility_of_element_located((By.ID, "confirm")))
-    assert f"images/{image}.png" in drover.train_csv()
+    assert f"images/{image[:2]}/{image}.png" in drover.train_csv()
 
     browser.find_element(By.CSS_SELECTOR, "#events button.revert").click()
     wait(browser).until(EC.visibility_of_element_located((By.ID, "confirm-reason"))).send_keys("spam account")
     browser.find_element(By.ID, "confirm-ok").click()
-    eventually("the revert's commit", lambda: f"images/{image}.png" not in drover.train_csv())
+    eventually("the revert's commit", lambda: f"images/{image[:2]}/{image}.png" not in drover.train_csv())
     assert drover.git("log", "-1", "--format=%s").strip() == "Revert 1 vote of event 1: spam account"
     wait(browser).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#events tbody tr")) == 2)
     assert "took back" in browser.find_elements(By.CSS_SELECTOR, "#events tbody tr")[1].text
@@ -153,14 +153,14 @@ def test_revert_a_vote_with_a_reason(drover: Drover, browser: WebDriver, screens
 def test_revert_a_commit_from_the_history(drover: Drover, browser: WebDriver) -> None:
     image = drover.generate("a kite over the sea", seed=5)[0]
     drover.vote(image, "alice", "up")
-    eventually("the vote's commit", lambda: f"images/{image}.png,Approve" in drover.train_csv())
+    eventually("the vote's commit", lambda: f"images/{image[:2]}/{image}.png,Approve" in drover.train_csv())
     vote_commit = drover.git("rev-parse", "HEAD").strip()
 
     open_page(browser, drover, "/history", f'article.commit[data-sha="{vote_commit}"] button.revert')
     browser.find_element(By.CSS_SELECTOR, f'article.commit[data-sha="{vote_commit}"] button.revert').click()
     wait(browser).until(EC.visibility_of_element_located((By.ID, "confirm-reason"))).send_keys("test votes")
     browser.find_element(By.ID, "confirm-ok").click()
-    eventually("the revert's commit", lambda: f"images/{image}.png" not in drover.train_csv())
+    eventually("the revert's commit", lambda: f"images/{image[:2]}/{image}.png" not in drover.train_csv())
     assert drover.git("log", "-1", "--format=%s").strip() == f"Revert 1 vote from commit {vote_commit[:10]}: test votes"
     wait(browser).until(lambda b: "test votes" in b.find_element(By.CSS_SELECTOR, "article.commit").text)
 

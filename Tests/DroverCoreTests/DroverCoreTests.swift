@@ -12,9 +12,17 @@ import Testing
         #expect(ImageID(validating: text) == nil)
     }
 
-    @Test func namesItsDatasetPath() throws {
+    @Test func namesItsDatasetPathInItsShard() throws {
         let id = try #require(ImageID(validating: "05ac9320ed0bf8f2"))
-        #expect(id.datasetPath == "images/05ac9320ed0bf8f2.png")
+        #expect(id.shard == "05")
+        #expect(id.datasetPath == "images/05/05ac9320ed0bf8f2.png")
+        #expect(ImageID(datasetPath: id.datasetPath) == id)
+        #expect(ImageID(datasetPath: "images/05ac9320ed0bf8f2.png") == id, "the layout before shards")
+    }
+
+    @Test(arguments: ["images/06/05ac9320ed0bf8f2.png", "images/05/05/05ac9320ed0bf8f2.png", "images/05ac9320ed0bf8f2.jpg", "data/05/05ac9320ed0bf8f2.png", "images//05ac9320ed0bf8f2.png"])
+    func refusesAPathThatIsNotADatasetImage(_ path: String) {
+        #expect(ImageID(datasetPath: path) == nil)
     }
 }
 
@@ -53,7 +61,7 @@ import Testing
             prompt: "an ox", image: try #require(ImageID(validating: "05ac9320ed0bf8f2")), rating: .disapprove,
             rater: "833b7b86378e", modelVersion: "0-1", votedAt: "2026-11-29T00:00:00.000Z", source: "web"
         )
-        #expect(CSV.line(row.fields) == "an ox,images/05ac9320ed0bf8f2.png,Disapprove,833b7b86378e,0-1,2026-11-29T00:00:00.000Z,web\n")
+        #expect(CSV.line(row.fields) == "an ox,images/05/05ac9320ed0bf8f2.png,Disapprove,833b7b86378e,0-1,2026-11-29T00:00:00.000Z,web\n")
     }
 }
 

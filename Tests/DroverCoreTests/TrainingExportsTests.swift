@@ -29,12 +29,12 @@ import Testing
         ("ox", "c", .disapprove, "r1"), ("cow", "d", .approve, "r1"),
     ].enumerated().map { index, row in
         SeedRow(
-            prompt: row.0, path: "images/\(String(repeating: row.1, count: 16)).png", rating: row.2, rater: row.3,
+            prompt: row.0, path: ImageID(validating: String(repeating: row.1, count: 16))!.datasetPath, rating: row.2, rater: row.3,
             modelVersion: "0-1", votedAt: nil, source: "web", line: index + 2
         )
     }
 
-    func path(_ letter: String) -> String { "images/\(String(repeating: letter, count: 16)).png" }
+    func path(_ letter: String) -> String { ImageID(validating: String(repeating: letter, count: 16))!.datasetPath }
 
     @Test func ktoHasOneRecordPerVoteLabelledByRating() {
         let records = TrainingExports.kto(rows)

@@ -10,12 +10,12 @@ import Testing
 
 /// The committer writes git's objects, trees, branch and index itself; git must agree with all of it.
 @Suite struct CommitWriterTests {
-    @Test func aLargeTrainCSVIsStoredUncompressedAndGitReadsItBack() async throws {
-        let (fixture, images) = try await DatasetFixture.withImages(count: 40)
+    @Test func aLargeRowsFileIsStoredUncompressedAndGitReadsItBack() async throws {
+        let (fixture, images) = try await DatasetFixture.withImages(count: 1)
         defer { fixture.directory.remove() }
         try await fixture.ledger.database.write { db in
             for (index, image) in images.enumerated() {
-                for rater in 0..<100 {
+                for rater in 0..<4_000 {
                     let command = VoteCommand(imageID: image, rater: "rater-\(rater)", choice: (index + rater) % 3 == 0 ? .down : .up, source: .web, occurredAt: Date())
                     _ = try Ledger.apply(command, in: db)
                 }
@@ -23,9 +23,10 @@ import Testing
         }
         let committer = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), maxChangesPerCommit: 5_000, logger: testLogger)
         try await committer.commitPending()
-        let file = try #require(try FileIO.read(fixture.repository.directory + "/annotations/train.csv"))
+        let path = DatasetLayout.trainCSV(images[0].shard)
+        let file = try #require(try FileIO.read(fixture.repository.directory + "/" + path))
         #expect(LooseObjects.storedUncompressed.contains(file.count), "a size that is stored uncompressed")
-        #expect(Array(try await fixture.git.run(["show", "HEAD:annotations/train.csv"], outputLimit: 1 << 26).utf8) == file)
+        #expect(Array(try await fixture.git.run(["show", "HEAD:\(path)"], outputLimit: 1 << 26).utf8) == file)
         #expect(try await fixture.committedRows().count == 4_000)
         #expect(try await fixture.git.run(["fsck", "--strict"]).isEmpty)
         #expect(try await fixture.git.run(["status", "--porcelain"]).isEmpty)
@@ -59,6 +60,6 @@ import Testing
             }
         }
         #expect(try await fixture.git.run(["fsck", "--strict"]).isEmpty)
-        #expect(try await fixture.committedRows() == ["images/\(images[0]).png,Approve,r1"])
+        #expect(try await fixture.committedRows() == ["\(datasetPath(images[0])),Approve,r1"])
     }
 }

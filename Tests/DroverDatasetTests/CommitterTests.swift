@@ -68,7 +68,7 @@ struct DatasetFixture {
     /// The ledger's active votes, spelled as ``committedRows()`` spells rows.
     func ledgerRows() throws -> Set<String> {
         Set(try ledger.recentImages(limit: 500).flatMap { image in
-            try ledger.votes(on: image.id).map { "images/\($0.imageID).png,\($0.rating.rawValue),\($0.rater)" }
+            try ledger.votes(on: image.id).map { "\(datasetPath($0.imageID)),\($0.rating.rawValue),\($0.rater)" }
         })
     }
 
@@ -79,8 +79,7 @@ struct DatasetFixture {
     /// train.csv as committed at HEAD, without the header, each row cut to (path, rating, rater):
     /// the part from `images/` on, after the (possibly quoted) prompt.
     func committedRows() async throws -> [String] {
-        let csv = try await git.run(["show", "HEAD:annotations/train.csv"])
-        return try csv.split(separator: "\n").dropFirst().map { row in
+        try await git.committedTrainRows().map { row in
             let path = try #require(row.range(of: ",images/")).lowerBound
             return row[row.index(after: path)...].split(separator: ",").prefix(3).joined(separator: ",")
         }
@@ -91,9 +90,8 @@ struct DatasetFixture {
     @Test func aNewRepositoryHasTheContractLayout() async throws {
         let fixture = try await DatasetFixture()
         defer { fixture.directory.remove() }
-        #expect(try await fixture.git.run(["ls-files"]) == ".gitattributes\nannotations/images.jsonl\nannotations/train.csv\n")
-        #expect(try await fixture.git.run(["show", "HEAD:annotations/train.csv"]) == "prompt,path,rating,rater,model_version,voted_at,source\n")
-        #expect(try await fixture.git.run(["show", "HEAD:.gitattributes"]).contains("annotations/*.csv merge=union"))
+        #expect(try await fixture.git.run(["ls-files"]) == ".gitattributes\n")
+        #expect(try await fixture.git.run(["show", "HEAD:.gitattributes"]).contains("annotations/**/*.csv merge=union"))
         #expect(try await fixture.subjects() == ["Create the Drover dataset"])
     }
 
@@ -102,7 +100,7 @@ struct DatasetFixture {
         defer { directory.remove() }
         let root = directory.path + "/dataset"
         _ = try await DatasetRepository.open(at: root)  // dropped at once, and its lock with it
-        try Data("half-written".utf8).write(to: URL(filePath: root + "/annotations/train.csv"))
+        try Data("half-written".utf8).write(to: URL(filePath: root + "/.gitattributes"))
         try Data("stray".utf8).write(to: URL(filePath: root + "/images/0000000000000000.png"))
         _ = FileManager.default.createFile(atPath: root + "/.git/index.lock", contents: Data())
         let reopened = try await whenUnlocked { try await DatasetRepository.open(at: root) }
@@ -136,10 +134,10 @@ struct DatasetFixture {
         try await fixture.committer.commitAll()
         try fixture.vote(.up, by: "r1", on: image)
         try await fixture.committer.commitAll()
-        #expect(try await fixture.committedRows() == ["images/\(image).png,Approve,r1"])
+        #expect(try await fixture.committedRows() == ["\(datasetPath(image)),Approve,r1"])
         try fixture.vote(.down, by: "r1", on: image)
         try await fixture.committer.commitAll()
-        #expect(try await fixture.committedRows() == ["images/\(image).png,Disapprove,r1"])
+        #expect(try await fixture.committedRows() == ["\(datasetPath(image)),Disapprove,r1"])
         try fixture.vote(.none, by: "r1", on: image)
         try await fixture.committer.commitAll()
         #expect(try await fixture.committedRows() == [])
@@ -162,13 +160,13 @@ struct DatasetFixture {
         try await fixture.committer.reconcile()
         let images = try fixture.addImages(prompt: "a \"quoted\" ox", count: 2)
         try await fixture.committer.commitAll()
-        let committedPNG = try await fixture.git.run(["show", "HEAD:images/\(images[1]).png"])
+        let committedPNG = try await fixture.git.run(["show", "HEAD:\(datasetPath(images[1]))"])
         #expect(ImageID(pngBytes: Array(committedPNG.utf8)) == images[1])
-        let lines = try await fixture.git.run(["show", "HEAD:annotations/images.jsonl"]).split(separator: "\n")
-        #expect(lines.count == 2)
-        let provenance = try JSONDecoder().decode(ImageProvenance.self, from: Data(lines[1].utf8))
+        let lines = try await fixture.git.run(["show", "HEAD:\(DatasetLayout.provenance(images[1].shard))"]).split(separator: "\n")
+        #expect(try await fixture.git.committedProvenance().count == 2)
+        let provenance = try JSONDecoder().decode(ImageProvenance.self, from: Data(try #require(lines.last).utf8))
         #expect(provenance.id == images[1])
-        #expect(provenance.path == "images/\(images[1]).png")
+        #expect(provenance.path == "\(datasetPath(images[1]))")
         #expect(provenance.prompt == "a \"quoted\" ox")
         #expect(provenance.seed == 101 && provenance.steps == 30 && provenance.guidanceScale == 7.5 && provenance.negativePrompt == "blurry")
         #expect(provenance.model == "tiny-sd" && provenance.backend == "procedural" && provenance.modelVersion == "0-1")
@@ -205,7 +203,7 @@ struct DatasetFixture {
         try await restarted.reconcile()
         #expect(try await restarted.commitAll().isEmpty)
         #expect(try await fixture.subjects().count == 2)
-        #expect(try await fixture.committedRows() == ["images/\(image).png,Approve,r1"])
+        #expect(try await fixture.committedRows() == ["\(datasetPath(image)),Approve,r1"])
     }
 
     @Test func aRestartedCommitterRebuildsTrainCSVFromTheLedger() async throws {
@@ -219,7 +217,7 @@ struct DatasetFixture {
         try await restarted.reconcile()
         try fixture.vote(.down, by: "r2", on: image)
         try await restarted.commitAll()
-        #expect(try await fixture.committedRows() == ["images/\(image).png,Approve,r1", "images/\(image).png,Disapprove,r2"])
+        #expect(try await fixture.committedRows() == ["\(datasetPath(image)),Approve,r1", "\(datasetPath(image)),Disapprove,r2"])
     }
 }
 

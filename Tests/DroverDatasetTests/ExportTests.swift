@@ -87,7 +87,7 @@ import Testing
             assert all(os.path.isfile(os.path.join(sys.argv[1], c)) for c in ds["completion"])
             print(len(ds), sum(ds["label"]), ds[0]["completion"])
             """, [out])
-        #expect(checked == "5 3 images/\(images[0]).png\n")
+        #expect(checked == "5 3 \(datasetPath(images[0]))\n")
     }
 
     @Test func diffusionKTOAndPairsLoadAsCSV() async throws {
@@ -110,7 +110,7 @@ import Testing
             print(pairs.column_names, len(pairs), pairs[0]["caption"], pairs[0]["label_0"], pairs[0]["label_1"])
             """, [kto, pairs])
         let expectedKTO = [
-            ("images/\(images[0]).png", "exclusive_win"), ("images/\(images[1]).png", "intersections"), ("images/\(images[2]).png", "exclusive_lose"),
+            ("\(datasetPath(images[0]))", "exclusive_win"), ("\(datasetPath(images[1]))", "intersections"), ("\(datasetPath(images[2]))", "exclusive_lose"),
         ]
             .sorted { $0.0 < $1.0 }.map { "('\($0.0)', '\($0.1)')" }.joined(separator: ", ")
         let ox = images[0] < images[1] ? (1.0, 0.0) : (0.0, 1.0)

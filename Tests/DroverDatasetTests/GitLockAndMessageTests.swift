@@ -46,7 +46,7 @@ import Testing
         try reopened.vote(.up, by: "r1", on: image)
         try await reopened.committer.commitPending()
 
-        #expect(try await reopened.committedRows() == ["images/\(image).png,Approve,r1"])
+        #expect(try await reopened.committedRows() == ["\(datasetPath(image)),Approve,r1"])
         #expect(try await reopened.git.run(["status", "--porcelain"]).isEmpty)
         #expect(try await reopened.git.run(["fsck", "--strict", "--no-dangling"]).isEmpty)
     }
@@ -67,7 +67,7 @@ import Testing
 
         try FileManager.default.removeItem(atPath: lock)
         try await fixture.committer.commitPending()
-        #expect(try await fixture.committedRows() == ["images/\(images[0]).png,Approve,r1"])
+        #expect(try await fixture.committedRows() == ["\(datasetPath(images[0])),Approve,r1"])
         #expect(try await fixture.git.run(["fsck", "--strict", "--no-dangling"]).isEmpty)
     }
 

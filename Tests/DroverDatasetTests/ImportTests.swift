@@ -22,7 +22,7 @@ import Testing
             "a cow, grazing",pics/0.png,Approve,abc123,1-0
             "a cow, grazing",pics/1.png,Disapprove,abc123,1-0
             "a cow, grazing",pics/0.png,Approve,def456,1-0
-            an ox,images/\(existing).png,Disapprove,def456,0-1
+            an ox,\(datasetPath(existing)),Disapprove,def456,0-1
 
             """.utf8).write(to: URL(filePath: source + "/votes.csv"))
 
@@ -34,11 +34,11 @@ import Testing
         #expect(try await fixture.committer.commitAll().count == 1)
 
         #expect(try await fixture.subjects().first == "Import 2 images and 4 votes from votes.csv")
-        #expect(try await fixture.git.run(["show", "HEAD:images/\(result.images[0]).png"]).utf8.count > 0)
+        #expect(try await fixture.git.run(["show", "HEAD:\(datasetPath(result.images[0]))"]).utf8.count > 0)
         let committed = try await fixture.committedRows()
         #expect(committed.count == 4)
         #expect(Set(committed) == (try fixture.ledgerRows()))
-        let provenance = try await fixture.git.run(["show", "HEAD:annotations/images.jsonl"]).split(separator: "\n")
+        let provenance = try await fixture.git.committedProvenance()
         #expect(provenance.count == 3 && provenance.last?.contains(#""backend":"external""#) == true)
         #expect(provenance.last?.contains(#""width":8"#) == true)
 

@@ -48,26 +48,25 @@ import Testing
         // other appended after them — so r0's old 👍 and r9's retracted row come back; the
         // committer puts them right from its ledger at start.
         let union = try await main.committedRows()
-        #expect(union.contains("images/\(shared).png,Approve,r9") && union.contains("images/\(shared).png,Approve,r0"))
+        #expect(union.contains("\(datasetPath(shared)),Approve,r9") && union.contains("\(datasetPath(shared)),Approve,r0"))
         let restarted = Committer(ledger: main.ledger, repository: main.repository, doorbell: Doorbell(), logger: testLogger)
         try await restarted.reconcile()
-        #expect(try await main.subjects().first == "Reconcile train.csv with the ledger: 2 rows")
+        #expect(try await main.subjects().first == "Reconcile the rows with the ledger: 2 rows")
         let merged = try await main.committedRows()
         #expect(merged.count == Set(merged).count, "no row twice")
         #expect(Set(merged) == [
-            "images/\(shared).png,Disapprove,r0", "images/\(mainImage).png,Approve,r1",
-            "images/\(shared).png,Approve,r2", "images/\(otherImage).png,Disapprove,r3",
+            "\(datasetPath(shared)),Disapprove,r0", "\(datasetPath(mainImage)),Approve,r1",
+            "\(datasetPath(shared)),Approve,r2", "\(datasetPath(otherImage)),Disapprove,r3",
         ])
-        let header = try await main.git.run(["show", "HEAD:annotations/train.csv"]).split(separator: "\n").first
-        #expect(header == "prompt,path,rating,rater,model_version,voted_at,source")
-        let provenance = try await main.git.run(["show", "HEAD:annotations/images.jsonl"]).split(separator: "\n")
+        #expect(try await main.git.committedTrainHeader() == "prompt,path,rating,rater,model_version,voted_at,source")
+        let provenance = try await main.git.committedProvenance()
         #expect(provenance.count == 3 && Set(provenance).count == 3)
         #expect(try await main.git.run(["ls-files", "images"]).split(separator: "\n").count == 3)
 
         // The committer keeps the rows it did not write.
         try main.vote(.up, by: "r4", on: mainImage)
         try await restarted.commitAll()
-        #expect(Set(try await main.committedRows()) == Set(merged + ["images/\(mainImage).png,Approve,r4"]))
+        #expect(Set(try await main.committedRows()) == Set(merged + ["\(datasetPath(mainImage)),Approve,r4"]))
         #expect(try await main.git.run(["fsck", "--strict"]).isEmpty)
     }
 }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DroverDataset
 import DroverGit
 import DroverOxen
 import DroverTestSupport
@@ -33,16 +34,17 @@ import Testing
             _ = try await second.post("/api/votes", #"{"image_id": "\#(id)", "rater": "\#(rater)", "rating": "up"}"#)
         }
         try await eventually("three votes in git and on Oxen", timeout: .seconds(60)) {
-            let rows = try await Git(directory: directory.path + "/dataset").run(["show", "HEAD:annotations/train.csv"]).split(separator: "\n").count
+            let rows = try await Git(directory: directory.path + "/dataset").committedTrainRows().count
             let expected = try await head(directory)
             let health = try await second.json("/healthz")
             let mirrored = (health["dataset"] as? [String: Any])?["oxen"] as? [String: Any]
-            return rows == 4 && mirrored?["last_mirrored"] as? String == expected && mirrored?["lag"] as? Int == 0
+            return rows == 3 && mirrored?["last_mirrored"] as? String == expected && mirrored?["lag"] as? Int == 0
         }
         let trailers = try await oxen.history().compactMap { OxenMirror.mirroredCommit(in: $0.message) }
         #expect(trailers.count == Set(trailers).count, "a dataset commit reached Oxen twice: \(trailers)")
-        let expected = try await Git(directory: directory.path + "/dataset").run(["show", "HEAD:annotations/train.csv"])
-        #expect(try await oxen.file("annotations/train.csv") == Array(expected.utf8))
+        let rows = DatasetLayout.trainCSV(String(id.prefix(2)))
+        let expected = try await Git(directory: directory.path + "/dataset").run(["show", "HEAD:\(rows)"])
+        #expect(try await oxen.file(rows) == Array(expected.utf8))
     }
 }
 

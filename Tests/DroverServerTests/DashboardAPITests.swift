@@ -110,7 +110,7 @@ import Testing
             let holding = try #require(image["commits"] as? [[String: Any]])
             #expect(holding.count == 3, "bob's vote, alice's vote, and the images")
             let bobsRow = try #require((holding[0]["added_rows"] as? [[String: String]])?.first)
-            #expect(bobsRow["rater"] == bob && bobsRow["rating"] == "Disapprove" && bobsRow["path"] == "images/\(images[0]).png")
+            #expect(bobsRow["rater"] == bob && bobsRow["rating"] == "Disapprove" && bobsRow["path"] == "\(datasetPath(images[0]))")
             #expect((holding[2]["added_images"] as? [String])?.count == 2)
 
             let history = try await get("/api/dashboard/history?limit=2")
@@ -149,7 +149,7 @@ import Testing
             let byCommit = try await client.post("/api/reverts", json: #"{"commit": "\#(voteCommit.prefix(10))", "reason": "test votes"}"#)
             #expect(byCommit.status == .accepted)
             try await eventually("the second revert's commit") { try await commitCount(directory) == 7 }
-            #expect(try await committedTrainRows(directory).map { $0.split(separator: ",")[1] } == ["images/\(images[0]).png"])
+            #expect(try await committedTrainRows(directory).map { $0.split(separator: ",")[1] } == ["\(datasetPath(images[0]))"])
         }
     }
 

@@ -35,12 +35,12 @@ import Testing
 
         // No server: the command commits itself.
         let csv = directory.path + "/more.csv"
-        try Data("prompt,path,rating,rater,model_version\nan ox,images/\(imageID).png,Disapprove,seed01,0-1\n".utf8).write(to: URL(filePath: csv))
+        try Data("prompt,path,rating,rater,model_version\nan ox,\(datasetPath(imageID)),Disapprove,seed01,0-1\n".utf8).write(to: URL(filePath: csv))
         let imported = try await drover(["import", csv], dataDirectory: directory.path)
         #expect(imported.hasPrefix("imported 0 images and 1 vote in "))
         #expect(try await committedTrainRows(directory).count == 1)
         let shown = try await drover(["show", "HEAD"], dataDirectory: directory.path)
-        #expect(shown.contains("Import 1 vote from more.csv") && shown.contains("  + an ox,images/\(imageID).png,Disapprove,seed01,0-1"))
+        #expect(shown.contains("Import 1 vote from more.csv") && shown.contains("  + an ox,\(datasetPath(imageID)),Disapprove,seed01,0-1"))
         #expect(try await datasetGit(directory).run(["fsck", "--strict"]).isEmpty)
     }
 

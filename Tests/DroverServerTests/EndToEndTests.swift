@@ -32,8 +32,8 @@ import Testing
             try await eventually("the images' commit") { try await commitCount(directory) == 2 }
 
             let steps: [(rating: String, rows: [String])] = [
-                ("up", ["a fluffy ox eating almonds,images/\(imageID).png,Approve,\(alice),0-1"]),
-                ("down", ["a fluffy ox eating almonds,images/\(imageID).png,Disapprove,\(alice),0-1"]),
+                ("up", ["a fluffy ox eating almonds,\(datasetPath(imageID)),Approve,\(alice),0-1"]),
+                ("down", ["a fluffy ox eating almonds,\(datasetPath(imageID)),Disapprove,\(alice),0-1"]),
                 ("none", []),
             ]
             for (index, step) in steps.enumerated() {

@@ -1,4 +1,5 @@
 import DroverCore
+import DroverDataset
 import DroverGit
 import DroverTestSupport
 import Foundation
@@ -46,14 +47,14 @@ import Testing
         #expect(try await server.post("/api/votes", json: #"{"image_id": "\#(imageID)", "rater": "dana", "rating": "up"}"#).status == 202)
         let git = Git(directory: data + "/dataset")
         try await eventually("the vote committed") {
-            try await git.run(["show", "HEAD:annotations/train.csv"]).split(separator: "\n").count == 2
+            try await git.committedTrainRows().count == 1
         }
 
         #expect(try await git.run(["fsck", "--strict"]).isEmpty)
         #expect(try await git.run(["rev-parse", "--abbrev-ref", "HEAD"]).trimmingWhitespace() == "main")
         #expect(FileManager.default.fileExists(atPath: data + "/dataset/.git/refs/heads/main"), "files refs, not reftable")
         #expect(try await git.run(["log", "--format=%G?"]).split(separator: "\n").allSatisfy { $0 == "N" }, "no commit signed")
-        let csv = try #require(FileManager.default.contents(atPath: data + "/dataset/annotations/train.csv"))
+        let csv = try #require(FileManager.default.contents(atPath: data + "/dataset/" + DatasetLayout.trainCSV(String(imageID.prefix(2)))))
         #expect(!csv.contains(UInt8(ascii: "\r")), "no line endings converted")
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/hook-ran"), "no hook of the user's ran")
     }

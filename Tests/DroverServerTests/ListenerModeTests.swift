@@ -46,7 +46,7 @@ import Testing
                 try await eventually("the inbox to drain") { try await client.inboxDepth() == 0 }
                 #expect(try await commitCount(directory) == 2, "one image: duplicates, the PDF and a person's file add nothing")
                 let imageID = ImageID(pngBytes: png)
-                let provenance = try await datasetGit(directory).run(["show", "HEAD:annotations/images.jsonl"])
+                let provenance = try await datasetGit(directory).committedProvenance().joined(separator: "\n")
                 #expect(provenance.contains(#""backend":"external""#) && provenance.contains(#""prompt":"an ox from modal""#))
                 #expect(provenance.contains(imageID.rawValue))
                 let shared = try #require(fake.state.withLock { $0.files["F0IMG"] })
@@ -56,7 +56,7 @@ import Testing
 
                 _ = try await client.reaction("reaction_added", "+1", by: "U0ALICE", on: "1700000500.000100")
                 try await eventually("alice's vote on the shared image") { try await commitCount(directory) == 3 }
-                #expect(try await committedTrainRows(directory).first?.hasPrefix("an ox from modal,images/\(imageID).png,Approve,") == true)
+                #expect(try await committedTrainRows(directory).first?.hasPrefix("an ox from modal,\(datasetPath(imageID)),Approve,") == true)
             }
         }
     }

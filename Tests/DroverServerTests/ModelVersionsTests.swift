@@ -86,9 +86,9 @@ func withTwoVersions<T: Sendable>(
     }
 }
 
-/// One line of `annotations/images.jsonl` at HEAD, by image id.
+/// One provenance line at HEAD, by image id.
 func committedProvenance(_ directory: TemporaryDirectory) async throws -> [String: [String: Any]] {
-    let lines = try await datasetGit(directory).run(["show", "HEAD:annotations/images.jsonl"]).split(separator: "\n")
+    let lines = try await datasetGit(directory).committedProvenance()
     var byID: [String: [String: Any]] = [:]
     for line in lines {
         let object = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])

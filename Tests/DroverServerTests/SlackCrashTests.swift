@@ -75,7 +75,7 @@ import Testing
             let expected = present.compactMapValues { reactions in reactions.max { $0.value < $1.value }?.key }
             let rater = RaterPseudonymizer(salt: Array("pepper".utf8))
             let wanted = Set(expected.map { vote, rating in
-                "images/\(fake.image(inMessage: vote.ts) ?? "?").png,\(rating.rawValue),\(rater.pseudonym(team: "T0TEAM", user: vote.user))"
+                "\(datasetPath(fake.image(inMessage: vote.ts) ?? "?")),\(rating.rawValue),\(rater.pseudonym(team: "T0TEAM", user: vote.user))"
             })
             @Sendable func committedVotes() async throws -> [String] {
                 try await committedTrainRows(directory).map { row in row.split(separator: ",").dropFirst().prefix(3).joined(separator: ",") }

@@ -172,7 +172,7 @@ extension TestClientProtocol {
                     #expect(imageIDs.contains { blocks.contains($0) })
                 }
                 try await eventually("the images' commit") { try await commitCount(directory) == 2 }
-                let provenance = try await datasetGit(directory).run(["show", "HEAD:annotations/images.jsonl"])
+                let provenance = try await datasetGit(directory).committedProvenance().joined(separator: "\n")
                 #expect(provenance.contains(#""posted_to":"slack:T0TEAM/C0CHANNEL""#) && provenance.contains(#""seed":9"#))
 
                 // The first message's ts maps to the image in its blocks.
@@ -180,7 +180,7 @@ extension TestClientProtocol {
                 let firstImage = try #require(imageIDs.first { posts[0].fields["blocks"]!.contains($0) })
                 #expect(try await client.reaction("reaction_added", "+1::skin-tone-3", by: "U0ALICE", on: firstTS).status == .ok)
                 try await eventually("alice's 👍") { try await commitCount(directory) == 3 }
-                #expect(try await committedTrainRows(directory).first?.contains("images/\(firstImage).png,Approve,") == true)
+                #expect(try await committedTrainRows(directory).first?.contains("\(datasetPath(firstImage)),Approve,") == true)
 
                 _ = try await client.reaction("reaction_added", "-1", by: "U0ALICE", on: firstTS)
                 try await eventually("alice's change to 👎") { try await commitCount(directory) == 4 }

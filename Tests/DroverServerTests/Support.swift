@@ -40,9 +40,9 @@ func datasetGit(_ directory: TemporaryDirectory) -> Git {
     Git(directory: directory.path + "/dataset")
 }
 
-/// train.csv as committed at HEAD: the rows without the header.
+/// The rows committed at HEAD, without the headers (``Git/committedTrainRows(at:)``).
 func committedTrainRows(_ directory: TemporaryDirectory) async throws -> [String] {
-    try await datasetGit(directory).run(["show", "HEAD:annotations/train.csv"]).split(separator: "\n").dropFirst().map(String.init)
+    try await datasetGit(directory).committedTrainRows()
 }
 
 /// How many commits the dataset has.

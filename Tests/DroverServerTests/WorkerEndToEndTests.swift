@@ -47,10 +47,9 @@ import Testing
             #expect(vote.status == .accepted)
             try await eventually("the vote's commit") { try await commitCount(directory) == 3 }
             #expect(try await committedTrainRows(directory).map { $0.split(separator: ",").prefix(5).joined(separator: ",") }
-                == ["a fluffy ox,images/\(ids[0]).png,Approve,\(alice),0-1"])
+                == ["a fluffy ox,\(datasetPath(ids[0])),Approve,\(alice),0-1"])
 
-            let provenance = try await datasetGit(directory).run(["show", "HEAD:annotations/images.jsonl"])
-                .split(separator: "\n")
+            let provenance = try await datasetGit(directory).committedProvenance()
                 .map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
             let byID = Dictionary(uniqueKeysWithValues: provenance.map { ($0["id"] as? String ?? "", $0) })
             #expect(byID.count == 2)
@@ -63,7 +62,7 @@ import Testing
                 #expect(line["guidance_scale"] as? Double == 7.5, "the worker's default, as it reports it")
                 #expect(line["width"] as? Int == 64 && line["height"] as? Int == 80)
                 #expect(line["prompt"] as? String == "a fluffy ox")
-                #expect(line["path"] as? String == "images/\(id).png")
+                #expect(line["path"] as? String == "\(datasetPath(id))")
                 #expect(line["request_id"] as? String == (try generation.json()["request_id"] as? String))
             }
         }

@@ -20,6 +20,8 @@ enum GrowthRun {
     struct Result {
         var images: Int
         var imageCommit: Measurement
+        /// Rewriting `.git/index`, which the service does when idle, not per commit.
+        var indexWrite: Measurement
         /// Median bytes of new objects per image commit.
         var imageBytes: Int
         var voteCommit: Measurement
@@ -37,7 +39,7 @@ enum GrowthRun {
 
     static func measure(images: Int, commits: Int, in directory: String) async throws -> Result {
         // The dataset is closed (its lock released) when `commitCosts` returns, before the server opens it.
-        let (imageCommit, imageBytes, voteCommit, voteBytes) = try await commitCosts(images: images, commits: commits, in: directory)
+        let (imageCommit, imageBytes, voteCommit, voteBytes, indexWrite) = try await commitCosts(images: images, commits: commits, in: directory)
         let dataset = directory + "/dataset"
         let export = directory + "/export"
         let exportStarted = ContinuousClock.now
@@ -50,21 +52,22 @@ enum GrowthRun {
         }
         let startup = try await serveStartup(directory)
         return Result(
-            images: images, imageCommit: imageCommit, imageBytes: imageBytes, voteCommit: voteCommit, voteBytes: voteBytes,
+            images: images, imageCommit: imageCommit, indexWrite: indexWrite, imageBytes: imageBytes, voteCommit: voteCommit, voteBytes: voteBytes,
             exportSeconds: exportSeconds, ledgerBytes: ledgerBytes, startupSeconds: startup.seconds, rssBytes: startup.rss,
             routes: try await routeLatencies(directory, requests: 50)
         )
     }
 
     /// The preloaded dataset packed, then `commits` image commits and vote commits, one change
-    /// each: their latencies and the median bytes each adds.
-    static func commitCosts(images: Int, commits: Int, in directory: String) async throws -> (Measurement, Int, Measurement, Int) {
+    /// each, made as the service makes them: their latencies and the median bytes each adds; and
+    /// after each vote commit, the idle time's rewrite of `.git/index`.
+    static func commitCosts(images: Int, commits: Int, in directory: String) async throws -> (Measurement, Int, Measurement, Int, Measurement) {
         let (ledger, repository) = try await preload(images: images, in: directory)
         try await Git(directory: repository.directory).run(["gc", "-q"])
         let committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: Logger(label: "bench"))
         try await committer.commitPending()  // loads train.csv as committed
         var imageTimes: [Duration] = [], imageBytes: [Int] = []
-        var voteTimes: [Duration] = [], voteBytes: [Int] = []
+        var voteTimes: [Duration] = [], voteBytes: [Int] = [], indexTimes: [Duration] = []
         for k in 0..<commits {
             let png = Data("new image \(k) of \(images)".utf8)
             let generation = record("new-\(k)")
@@ -78,10 +81,16 @@ enum GrowthRun {
             let (voteTime, voteAdded) = try await timed(committer, repository.directory)
             voteTimes.append(voteTime)
             voteBytes.append(voteAdded)
+
+            let indexStarted = ContinuousClock.now
+            try await committer.commitAll()  // nothing pending: writes the index, as the service does when idle
+            indexTimes.append(ContinuousClock.now - indexStarted)
         }
+        var imageCommits = Measurement(imageTimes, repository: repository.directory)
+        try await imageCommits.measureStore()
         return (
-            Measurement(imageTimes, repository: repository.directory), median(imageBytes),
-            Measurement(voteTimes, repository: repository.directory), median(voteBytes)
+            imageCommits, median(imageBytes),
+            Measurement(voteTimes, repository: repository.directory), median(voteBytes), Measurement(indexTimes)
         )
     }
 
@@ -119,11 +128,12 @@ enum GrowthRun {
         )
     }
 
-    /// One `commitAll()`: its time and the bytes of the loose objects it wrote.
+    /// One change committed as the service commits it (`.git/index` left to idle time): its time
+    /// and the bytes of the loose objects it wrote.
     static func timed(_ committer: Committer, _ repository: String) async throws -> (Duration, Int) {
         let before = try looseObjectBytes(repository)
         let started = ContinuousClock.now
-        try await committer.commitAll()
+        try await committer.commitAll(pacedUnderLoad: true)
         let elapsed = ContinuousClock.now - started
         return (elapsed, try looseObjectBytes(repository) - before)
     }
@@ -207,12 +217,15 @@ enum GrowthRun {
     /// The table of ``Result``s.
     static func table(_ results: [Result]) -> String {
         var out = "| images = rows | image commit p50 / p99 (ms) | bytes per image commit | vote commit p50 / p99 (ms) | bytes per vote commit | "
+        out += "index rewrite when idle p50 (ms) | after gc: store ÷ data, store − data per image (B) | "
         out += "export seed-csv (s) | ledger (MB) | serve start-up (s) | serve RSS (MB) | "
         out += routes.map { "`\($0)` p50 / p99 (ms)" }.joined(separator: " | ") + " |\n"
-        out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + String(repeating: "---:|", count: routes.count) + "\n"
+        out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + String(repeating: "---:|", count: routes.count) + "\n"
         for result in results {
+            let store = result.imageCommit
             out += "| \(result.images.formatted()) | \(result.imageCommit.p50) / \(result.imageCommit.p99) | \(result.imageBytes.formatted()) | "
-            out += "\(result.voteCommit.p50) / \(result.voteCommit.p99) | \(result.voteBytes.formatted()) | "
+            out += "\(result.voteCommit.p50) / \(result.voteCommit.p99) | \(result.voteBytes.formatted()) | \(result.indexWrite.p50) | "
+            out += String(format: "%.2f×, %.0f | ", Double(store.storeBytes) / Double(max(store.dataBytes, 1)), Double(store.storeBytes - store.dataBytes) / Double(result.images))
             out += String(format: "%.2f | %.1f | %.2f | %.0f | ", result.exportSeconds, Double(result.ledgerBytes) / 1e6, result.startupSeconds, Double(result.rssBytes) / 1e6)
             out += result.routes.map { "\($0.latency.p50) / \($0.latency.p99)" }.joined(separator: " | ") + " |\n"
         }

@@ -373,24 +373,31 @@ function eventWords(event) {
 
 // MARK: - History
 
+// The image id a row's path names: images/<shard>/<id>.png, or images/<id>.png in the commits of
+// a dataset from before the sharded layout.
+function imageIdOf(path) {
+  const match = /^images\/(?:[0-9a-f]{2}\/)?([0-9a-f]{16})\.png$/.exec(path || '');
+  return match ? match[1] : null;
+}
+
 // The rows a commit added and removed. On one image's page (`image`), only that image's rows,
 // without the model version: people vote there. In the history, a commit of several votes offers
 // a revert for each row still active (`revertable`: the commit's active vote events).
 function rowsTable(commit, image, revertable, afterRevert) {
   const blind = image !== null;
   const rows = [...commit.removed_rows.map((row) => ['removed', row]), ...commit.added_rows.map((row) => ['added', row])]
-    .filter(([, row]) => !image || row.path === `images/${image}.png`);
+    .filter(([, row]) => !image || imageIdOf(row.path) === image);
   if (rows.length === 0) return null;
-  const byRow = new Map(revertable.length > 1 ? revertable.map((event) => [`images/${event.image_id}.png ${event.rater}`, event]) : []);
+  const byRow = new Map(revertable.length > 1 ? revertable.map((event) => [`${event.image_id} ${event.rater}`, event]) : []);
   const headers = ['', 'Prompt', 'Image', 'Rating', 'Rater', blind ? null : 'Model version', 'Source', byRow.size ? '' : null].filter((h) => h !== null);
   return element('table', { class: 'rows' },
     element('thead', {}, element('tr', {}, headers.map((h) => element('th', { scope: 'col' }, h)))),
     element('tbody', {}, rows.map(([kind, row]) => {
-      const id = (row.path || '').replace(/^images\/|\.png$/g, '');
-      const event = kind === 'added' ? byRow.get(`${row.path} ${row.rater}`) : undefined;
+      const id = imageIdOf(row.path);
+      const event = kind === 'added' ? byRow.get(`${id} ${row.rater}`) : undefined;
       return element('tr', { class: kind },
         element('td', { 'aria-label': kind === 'added' ? 'added row' : 'removed row' }, kind === 'added' ? '+' : '−'),
-        element('td', {}, row.prompt || ''), element('td', {}, /^[0-9a-f]{16}$/.test(id) ? imageLink(id, id.slice(0, 8)) : row.path || ''),
+        element('td', {}, row.prompt || ''), element('td', {}, id ? imageLink(id, id.slice(0, 8)) : row.path || ''),
         element('td', {}, element('span', { class: `badge ${row.rating === 'Approve' ? 'up' : 'down'}` }, row.rating || '')),
         element('td', { class: 'mono' }, row.rater || ''), blind ? null : element('td', {}, row.model_version || ''), element('td', {}, row.source || ''),
         byRow.size ? element('td', {}, event ? revertButton({ vote_event: event.id }, `the vote of rater ${event.rater} on image ${id.slice(0, 8)}`, afterRevert) : '') : null);
@@ -402,7 +409,7 @@ function rowsTable(commit, image, revertable, afterRevert) {
 function commitView(commit, afterRevert, image = null) {
   const { icon: mark, parts } = describeSubject(commit.subject);
   const active = image ? [] : commit.vote_events.filter((event) => event.active && event.rating);
-  const otherRows = image ? [...commit.added_rows, ...commit.removed_rows].filter((row) => row.path !== `images/${image}.png`).length : 0;
+  const otherRows = image ? [...commit.added_rows, ...commit.removed_rows].filter((row) => imageIdOf(row.path) !== image).length : 0;
   const body = commit.message.split('\n\n').slice(1).filter((paragraph) => !/^Drover-/.test(paragraph)).join('\n\n');
   return element('article', { class: 'commit', dataset: { sha: commit.sha }, id: `commit-${commit.sha}` },
     element('header', {}, mark, element('span', { class: 'title' }, parts),
@@ -450,7 +457,7 @@ pages.history = async (view, query) => {
     const link = (to, text) => element('a', { href: `#/history${to ? `?offset=${to}` : ''}` }, text);
     view.replaceChildren(element('section', { class: 'stack', 'aria-labelledby': 'history-title' },
       element('h1', { id: 'history-title' }, 'Dataset history'),
-      element('p', { class: 'muted' }, 'Every commit of the dataset repository, newest first, with the rows of annotations/train.csv it added and removed.'),
+      element('p', { class: 'muted' }, 'Every commit of the dataset repository, newest first, with the rows of annotations/train/ it added and removed.'),
       ...(commits.length ? commits.map((commit) => commitView(commit, render)) : [element('div', { class: 'empty' }, 'No commits on this page.')]),
       element('nav', { class: 'pager', 'aria-label': 'Pages of history' },
         offset > 0 ? link(Math.max(0, offset - limit), '← Newer') : '', nextOffset !== null ? link(nextOffset, 'Older →') : '')));

@@ -162,14 +162,17 @@ class Drover(Worker):
         out = subprocess.run(["git", "-C", os.path.join(self.data_dir, "dataset"), "log",
                               "--format=", "--name-only", "--diff-filter=A", "--", "images"],
                              check=True, capture_output=True, text=True).stdout
-        return {line[len("images/"):-len(".png")] for line in out.split()
+        return {os.path.basename(line)[:-len(".png")] for line in out.split()
                 if line.startswith("images/") and line.endswith(".png")}
 
     def provenance(self) -> Dict[str, dict]:
-        """``annotations/images.jsonl`` of the dataset's working tree, by image id."""
-        path = os.path.join(self.data_dir, "dataset", "annotations", "images.jsonl")
-        with open(path, encoding="utf-8") as f:
-            return {row["id"]: row for row in map(json.loads, f) if row}
+        """``annotations/images/<shard>.jsonl`` of the dataset's working tree, by image id."""
+        folder = os.path.join(self.data_dir, "dataset", "annotations", "images")
+        rows = {}
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                rows.update({row["id"]: row for row in map(json.loads, f) if row})
+        return rows
 
     def wait_committed(self, image_ids, deadline_s: float = 60.0) -> None:
         poll_until(lambda: set(image_ids) <= self.committed_images(), deadline_s=deadline_s)
