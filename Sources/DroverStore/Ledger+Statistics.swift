@@ -2,37 +2,36 @@ import DroverCore
 import GRDB
 
 extension Ledger {
-    /// The statistics of the ledger's images and active votes, read in one transaction and added
-    /// up by SQLite (from the per-image tallies, and the votes grouped by rater), so that no vote
-    /// is sent to Swift.
+    /// The statistics of the ledger's images and active votes, read in one transaction from the
+    /// totals that triggers keep (schema v10): a few small rows, however many votes there are.
     public func statistics() throws -> DatasetStatistics {
         try database.read { db in
             let versions = try Row.fetchAll(db, sql: """
-                SELECT modelVersion, COUNT(*) AS images, TOTAL(votes) AS votes, TOTAL(approvals) AS approvals
-                FROM imageTally GROUP BY modelVersion ORDER BY modelVersion
+                SELECT modelVersion, images, approvals, disapprovals FROM modelVersionTotal WHERE images > 0 ORDER BY modelVersion
                 """).map { row in
-                DatasetStatistics.ModelVersion(
-                    modelVersion: row["modelVersion"], images: row["images"], votes: Int(row["votes"] as Double),
-                    approvals: Int(row["approvals"] as Double)
+                let approvals: Int = row["approvals"]
+                return DatasetStatistics.ModelVersion(
+                    modelVersion: row["modelVersion"], images: row["images"], votes: approvals + row["disapprovals"], approvals: approvals
                 )
             }
             let raters = try Row.fetchAll(db, sql: """
-                SELECT rater, COUNT(*) AS votes, TOTAL(rating = 'Approve') AS approvals FROM vote
-                GROUP BY rater ORDER BY votes DESC, rater
+                SELECT rater, approvals + disapprovals AS votes, approvals FROM raterTotal WHERE approvals + disapprovals > 0 ORDER BY votes DESC, rater
                 """).map { row in
-                DatasetStatistics.Rater(rater: row["rater"], votes: row["votes"], approvals: Int(row["approvals"] as Double))
+                DatasetStatistics.Rater(rater: row["rater"], votes: row["votes"], approvals: row["approvals"])
             }
+            // Krippendorff's coincidences, summed over the images with two votes or more: each
+            // image with a approvals and d disapprovals adds a(a-1)/(n-1), d(d-1)/(n-1), ad/(n-1).
             let agreement = try Row.fetchOne(db, sql: """
-                SELECT COUNT(*) AS images, TOTAL(votes) AS votes,
-                       TOTAL(approvals * (approvals - 1) * 1.0 / (votes - 1)) AS aa,
-                       TOTAL(disapprovals * (disapprovals - 1) * 1.0 / (votes - 1)) AS dd,
-                       TOTAL(approvals * disapprovals * 1.0 / (votes - 1)) AS ad
-                FROM imageTally WHERE votes >= 2
+                SELECT TOTAL(images) AS images, TOTAL(images * (approvals + disapprovals)) AS votes,
+                       TOTAL(images * approvals * (approvals - 1) * 1.0 / (approvals + disapprovals - 1)) AS aa,
+                       TOTAL(images * disapprovals * (disapprovals - 1) * 1.0 / (approvals + disapprovals - 1)) AS dd,
+                       TOTAL(images * approvals * disapprovals * 1.0 / (approvals + disapprovals - 1)) AS ad
+                FROM tallyCount WHERE approvals + disapprovals >= 2
                 """)!
             let coincidences = BinaryCoincidences(approveApprove: agreement["aa"], disapproveDisapprove: agreement["dd"], approveDisapprove: agreement["ad"])
             return DatasetStatistics(
                 modelVersions: versions, raters: raters,
-                agreement: .init(coincidences: coincidences, images: agreement["images"], votes: Int(agreement["votes"] as Double))
+                agreement: .init(coincidences: coincidences, images: Int(agreement["images"] as Double), votes: Int(agreement["votes"] as Double))
             )
         }
     }

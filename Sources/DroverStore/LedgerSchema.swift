@@ -255,6 +255,64 @@ enum LedgerSchema {
             try db.create(index: "vote_rater", on: "vote", columns: ["rater", "rating"])
             try db.create(index: "imageTally_modelVersionTallies", on: "imageTally", columns: ["modelVersion", "approvals", "disapprovals"])
         }
+        migrator.registerMigration("v10: statistics totals") { db in
+            // What `statistics()` reports, kept added up as votes change, so that it reads a few
+            // small rows however many images and votes there are: per model version its images,
+            // votes and approvals; per rater the votes and approvals; and how many images have
+            // each tally (approvals, disapprovals), from which the raters' agreement follows.
+            // Whole numbers only, so nothing drifts. Triggers on `imageTally` and `vote` keep them.
+            try db.execute(sql: """
+                CREATE TABLE modelVersionTotal (
+                    modelVersion TEXT PRIMARY KEY, images INTEGER NOT NULL DEFAULT 0,
+                    approvals INTEGER NOT NULL DEFAULT 0, disapprovals INTEGER NOT NULL DEFAULT 0);
+                CREATE TABLE raterTotal (rater TEXT PRIMARY KEY, approvals INTEGER NOT NULL DEFAULT 0, disapprovals INTEGER NOT NULL DEFAULT 0);
+                CREATE TABLE tallyCount (
+                    approvals INTEGER NOT NULL, disapprovals INTEGER NOT NULL, images INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (approvals, disapprovals)) WITHOUT ROWID;
+
+                INSERT INTO modelVersionTotal (modelVersion, images, approvals, disapprovals)
+                SELECT modelVersion, COUNT(*), TOTAL(approvals), TOTAL(disapprovals) FROM imageTally GROUP BY modelVersion;
+                INSERT INTO raterTotal (rater, approvals, disapprovals)
+                SELECT rater, TOTAL(rating = 'Approve'), TOTAL(rating = 'Disapprove') FROM vote GROUP BY rater;
+                INSERT INTO tallyCount (approvals, disapprovals, images)
+                SELECT approvals, disapprovals, COUNT(*) FROM imageTally GROUP BY approvals, disapprovals;
+
+                CREATE TRIGGER modelVersionTotal_image AFTER INSERT ON imageTally BEGIN
+                    INSERT INTO modelVersionTotal (modelVersion, images, approvals, disapprovals)
+                    VALUES (NEW.modelVersion, 1, NEW.approvals, NEW.disapprovals)
+                    ON CONFLICT (modelVersion) DO UPDATE SET
+                        images = images + 1, approvals = approvals + NEW.approvals, disapprovals = disapprovals + NEW.disapprovals;
+                    INSERT INTO tallyCount (approvals, disapprovals, images) VALUES (NEW.approvals, NEW.disapprovals, 1)
+                    ON CONFLICT (approvals, disapprovals) DO UPDATE SET images = images + 1;
+                END;
+                CREATE TRIGGER modelVersionTotal_tally AFTER UPDATE OF approvals, disapprovals ON imageTally BEGIN
+                    UPDATE modelVersionTotal SET approvals = approvals - OLD.approvals + NEW.approvals,
+                        disapprovals = disapprovals - OLD.disapprovals + NEW.disapprovals
+                    WHERE modelVersion = NEW.modelVersion;
+                    UPDATE tallyCount SET images = images - 1 WHERE approvals = OLD.approvals AND disapprovals = OLD.disapprovals;
+                    INSERT INTO tallyCount (approvals, disapprovals, images) VALUES (NEW.approvals, NEW.disapprovals, 1)
+                    ON CONFLICT (approvals, disapprovals) DO UPDATE SET images = images + 1;
+                END;
+                CREATE TRIGGER raterTotal_voteInsert AFTER INSERT ON vote BEGIN
+                    INSERT INTO raterTotal (rater, approvals, disapprovals)
+                    VALUES (NEW.rater, NEW.rating = 'Approve', NEW.rating = 'Disapprove')
+                    ON CONFLICT (rater) DO UPDATE SET
+                        approvals = approvals + (NEW.rating = 'Approve'), disapprovals = disapprovals + (NEW.rating = 'Disapprove');
+                END;
+                CREATE TRIGGER raterTotal_voteUpdate AFTER UPDATE OF rater, rating ON vote BEGIN
+                    UPDATE raterTotal SET approvals = approvals - (OLD.rating = 'Approve'), disapprovals = disapprovals - (OLD.rating = 'Disapprove')
+                    WHERE rater = OLD.rater;
+                    INSERT INTO raterTotal (rater, approvals, disapprovals)
+                    VALUES (NEW.rater, NEW.rating = 'Approve', NEW.rating = 'Disapprove')
+                    ON CONFLICT (rater) DO UPDATE SET
+                        approvals = approvals + (NEW.rating = 'Approve'), disapprovals = disapprovals + (NEW.rating = 'Disapprove');
+                END;
+                CREATE TRIGGER raterTotal_voteDelete AFTER DELETE ON vote BEGIN
+                    UPDATE raterTotal SET approvals = approvals - (OLD.rating = 'Approve'), disapprovals = disapprovals - (OLD.rating = 'Disapprove')
+                    WHERE rater = OLD.rater;
+                END;
+                """)
+        }
         return migrator
     }
 }

@@ -49,6 +49,22 @@ import Testing
         await #expect(throws: ExportError.self) { try await self.export(.seedCSV, fixture, at: "HEAD") }
     }
 
+    /// Without an export: the repository's own rows files, as Hugging Face `datasets` reads a
+    /// folder of CSVs, each path opening its image relative to the dataset's root.
+    @Test func theRepositoryItselfLoadsWithHuggingFaceDatasets() async throws {
+        let (fixture, _, images) = try await Self.fixture()
+        defer { fixture.directory.remove() }
+        let loaded = try await runPython("""
+            import os; os.environ["HF_HUB_OFFLINE"] = "1"
+            import sys, datasets, PIL.Image
+            root = sys.argv[1]
+            ds = datasets.load_dataset("csv", data_files=root + "/annotations/train/*.csv", split="train")
+            sizes = {PIL.Image.open(os.path.join(root, path)).size for path in ds["path"]}
+            print(len(ds), sorted(set(ds["rater"])), sizes, sorted(set(ds["path"]))[0])
+            """, [fixture.repository.directory])
+        #expect(loaded == "6 ['r1', 'r2', 'r3'] {(8, 8)} \(images.map(\.datasetPath).sorted()[0])\n")
+    }
+
     @Test func imageFolderLoadsWithHuggingFaceDatasets() async throws {
         let (fixture, pinned, images) = try await Self.fixture()
         defer { fixture.directory.remove() }

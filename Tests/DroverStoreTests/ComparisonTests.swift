@@ -1,5 +1,6 @@
 import DroverCore
-import DroverStore
+@testable import DroverStore
+import GRDB
 import DroverTestSupport
 import Foundation
 import Testing
@@ -91,6 +92,60 @@ import Testing
         // D_o = 2/4, D_e = 2·3·1/12 = 1/2 → alpha = 0.
         #expect(statistics.agreement.images == 2 && statistics.agreement.votes == 4)
         #expect(statistics.agreement.krippendorffAlpha == 0)
+    }
+
+    /// The totals the triggers keep agree with the votes added up afresh, after many votes,
+    /// changed ratings and retractions.
+    @Test func theKeptTotalsAgreeWithTheVotesAfterManyChanges() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ledger = try Ledger(path: directory.path + "/drover.sqlite")
+        var images: [ImageID] = []
+        for index in 0..<30 {
+            let generation = GenerationRecord(
+                id: "g-\(index)", prompt: "an ox", negativePrompt: nil, steps: nil, guidanceScale: nil, width: 64, height: 64,
+                model: "m", modelVersion: "0-\(index % 3)", backend: "procedural", requestedBy: "web", createdAt: Date()
+            )
+            let png = Data("image \(index)".utf8)
+            images += try ledger.record([generation], images: [
+                ImageRecord(id: ImageID(pngBytes: png), generationID: generation.id, position: 0, seed: nil, png: png, postedTo: nil, createdAt: Date()),
+            ])
+        }
+        var random = SplitMix64(seed: 7)
+        for _ in 0..<20 {
+            try await ledger.apply((0..<40).map { _ in
+                let choice: VoteChoice = [.up, .down, .none][Int(random.next() % 3)]
+                return VoteCommand(imageID: images[Int(random.next() % 30)], rater: "r\(random.next() % 8)", choice: choice, source: .web, occurredAt: Date())
+            })
+        }
+        let kept = try ledger.statistics()
+        let afresh = try await ledger.database.read { db in
+            (
+                versions: try Row.fetchAll(db, sql: """
+                    SELECT generation.modelVersion AS version, COUNT(DISTINCT image.id) AS images, COUNT(vote.rater) AS votes,
+                           TOTAL(vote.rating = 'Approve') AS approvals
+                    FROM image JOIN generation ON generation.id = image.generationID LEFT JOIN vote ON vote.imageID = image.id
+                    GROUP BY generation.modelVersion ORDER BY generation.modelVersion
+                    """).map { "\($0["version"] as String) \($0["images"] as Int) \($0["votes"] as Int) \(Int($0["approvals"] as Double))" },
+                raters: try Row.fetchAll(db, sql: """
+                    SELECT rater, COUNT(*) AS votes, TOTAL(rating = 'Approve') AS approvals FROM vote GROUP BY rater ORDER BY votes DESC, rater
+                    """).map { "\($0["rater"] as String) \($0["votes"] as Int) \(Int($0["approvals"] as Double))" },
+                tallies: try Row.fetchAll(db, sql: """
+                    SELECT TOTAL(rating = 'Approve') AS a, TOTAL(rating = 'Disapprove') AS d FROM vote GROUP BY imageID HAVING COUNT(*) >= 2
+                    """).map { (approvals: $0["a"] as Double, disapprovals: $0["d"] as Double) }
+            )
+        }
+        #expect(kept.modelVersions.map { "\($0.modelVersion) \($0.images) \($0.votes) \($0.approvals)" } == afresh.versions)
+        #expect(kept.raters.map { "\($0.rater) \($0.votes) \($0.approvals)" } == afresh.raters)
+        let coincidences = afresh.tallies.reduce(into: (aa: 0.0, dd: 0.0, ad: 0.0)) { sums, tally in
+            let n = tally.approvals + tally.disapprovals
+            sums.aa += tally.approvals * (tally.approvals - 1) / (n - 1)
+            sums.dd += tally.disapprovals * (tally.disapprovals - 1) / (n - 1)
+            sums.ad += tally.approvals * tally.disapprovals / (n - 1)
+        }
+        let expected = BinaryCoincidences(approveApprove: coincidences.aa, disapproveDisapprove: coincidences.dd, approveDisapprove: coincidences.ad)
+        #expect(kept.agreement.images == afresh.tallies.count && afresh.tallies.count > 10)
+        #expect(abs((kept.agreement.krippendorffAlpha ?? .nan) - (expected.alpha ?? .nan)) < 1e-12)
     }
 
     @Test func anEmptyLedgerHasNoFigures() throws {

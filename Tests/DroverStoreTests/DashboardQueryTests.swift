@@ -135,7 +135,8 @@ struct DashboardFixture {
         #expect(try fixture.page(ImageQuery(state: .disputed)) == [2])
     }
 
-    /// v8 fills `imageTally` from a ledger that already has images and votes.
+    /// v8 fills `imageTally`, and v10 the statistics' totals, from a ledger that already has
+    /// images and votes.
     @Test func theMigrationCountsExistingVotes() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -155,6 +156,9 @@ struct DashboardFixture {
         let ledger = try Ledger(path: path)
         let page = try ledger.images(ImageQuery(source: .import))
         #expect(page.images.map { "\($0.id):\($0.approvals)/\($0.disapprovals)" } == ["0123456789abcdef:1/0"])
+        let statistics = try ledger.statistics()
+        #expect(statistics.modelVersions.map { "\($0.modelVersion) \($0.images) \($0.votes) \($0.approvals)" } == ["a 1 1 1"])
+        #expect(statistics.raters.map { "\($0.rater) \($0.votes) \($0.approvals)" } == ["r1 1 1"])
     }
 
     @Test func oneImageHasItsProvenanceAndEveryEvent() throws {

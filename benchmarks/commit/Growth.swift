@@ -115,7 +115,7 @@ enum GrowthRun {
             })
         }
         let loader = Committer(
-            ledger: ledger, repository: repository, doorbell: Doorbell(), maxChangesPerCommit: 2 * images + 1, logger: Logger(label: "bench")
+            ledger: ledger, repository: repository, doorbell: Doorbell(), maxChangesPerCommit: min(2 * images + 1, 200_000), logger: Logger(label: "bench")
         )
         try await loader.commitPending()
         return (ledger, repository)
