@@ -207,16 +207,12 @@ extension Ledger {
         }
     }
 
-    /// 👍 and 👎 cast per day (UTC) from `start` on, oldest first, days without votes included.
-    /// A changed rating counts on the day it changed; retractions count nowhere.
+    /// 👍 and 👎 cast per day (UTC), from the day of `start` to the day of `end`, oldest first,
+    /// days without votes included. A changed rating counts on the day it changed; retractions
+    /// count nowhere. Read from the per-day totals (schema v10): one row a day.
     public func dailyVotes(since start: Date, until end: Date = Date()) throws -> [DailyVotes] {
         let counts = try database.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT substr(occurredAt, 1, 10) AS day, SUM(rating = 'Approve') AS approvals, SUM(rating = 'Disapprove') AS disapprovals
-                FROM voteEvent
-                WHERE occurredAt >= ? AND rating IS NOT NULL
-                GROUP BY day
-                """, arguments: [start])
+            try Row.fetchAll(db, sql: "SELECT day, approvals, disapprovals FROM dailyVoteTotal WHERE day >= ?", arguments: [String(Timestamp.iso8601(start).prefix(10))])
         }
         let byDay = Dictionary(counts.map { ($0["day"] as String, (approvals: $0["approvals"] as Int, disapprovals: $0["disapprovals"] as Int)) }) { $1 }
         return Self.days(from: start, to: end).map { day in
@@ -225,10 +221,14 @@ extension Ledger {
     }
 
     /// The model versions, newest first: the one whose first image was recorded last comes first
-    /// (versions that share blinded traffic stay in the order they were added).
+    /// (versions that share blinded traffic stay in the order they were added). One index
+    /// look-up per version.
     public func modelVersionsByRecency() throws -> [String] {
         try database.read { db in
-            try String.fetchAll(db, sql: "SELECT modelVersion FROM imageTally GROUP BY modelVersion ORDER BY min(seq) DESC")
+            try String.fetchAll(db, sql: """
+                SELECT modelVersion FROM modelVersionTotal WHERE images > 0
+                ORDER BY (SELECT min(seq) FROM imageTally WHERE imageTally.modelVersion = modelVersionTotal.modelVersion) DESC
+                """)
         }
     }
 

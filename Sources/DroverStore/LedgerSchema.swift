@@ -256,11 +256,12 @@ enum LedgerSchema {
             try db.create(index: "imageTally_modelVersionTallies", on: "imageTally", columns: ["modelVersion", "approvals", "disapprovals"])
         }
         migrator.registerMigration("v10: statistics totals") { db in
-            // What `statistics()` reports, kept added up as votes change, so that it reads a few
-            // small rows however many images and votes there are: per model version its images,
-            // votes and approvals; per rater the votes and approvals; and how many images have
-            // each tally (approvals, disapprovals), from which the raters' agreement follows.
-            // Whole numbers only, so nothing drifts. Triggers on `imageTally` and `vote` keep them.
+            // What `statistics()` and the dashboard's overview report, kept added up as votes
+            // change, so that they read a few small rows however many images and votes there are:
+            // per model version its images, votes and approvals; per rater the votes and
+            // approvals; how many images have each tally (approvals, disapprovals), from which the
+            // raters' agreement follows; and the 👍 / 👎 cast per day. Whole numbers only, so
+            // nothing drifts. Triggers on `imageTally`, `vote` and `voteEvent` keep them.
             try db.execute(sql: """
                 CREATE TABLE modelVersionTotal (
                     modelVersion TEXT PRIMARY KEY, images INTEGER NOT NULL DEFAULT 0,
@@ -269,6 +270,8 @@ enum LedgerSchema {
                 CREATE TABLE tallyCount (
                     approvals INTEGER NOT NULL, disapprovals INTEGER NOT NULL, images INTEGER NOT NULL DEFAULT 0,
                     PRIMARY KEY (approvals, disapprovals)) WITHOUT ROWID;
+                CREATE TABLE dailyVoteTotal (
+                    day TEXT PRIMARY KEY, approvals INTEGER NOT NULL DEFAULT 0, disapprovals INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 
                 INSERT INTO modelVersionTotal (modelVersion, images, approvals, disapprovals)
                 SELECT modelVersion, COUNT(*), TOTAL(approvals), TOTAL(disapprovals) FROM imageTally GROUP BY modelVersion;
@@ -276,6 +279,16 @@ enum LedgerSchema {
                 SELECT rater, TOTAL(rating = 'Approve'), TOTAL(rating = 'Disapprove') FROM vote GROUP BY rater;
                 INSERT INTO tallyCount (approvals, disapprovals, images)
                 SELECT approvals, disapprovals, COUNT(*) FROM imageTally GROUP BY approvals, disapprovals;
+                INSERT INTO dailyVoteTotal (day, approvals, disapprovals)
+                SELECT substr(occurredAt, 1, 10), TOTAL(rating = 'Approve'), TOTAL(rating = 'Disapprove')
+                FROM voteEvent WHERE rating IS NOT NULL GROUP BY substr(occurredAt, 1, 10);
+
+                CREATE TRIGGER dailyVoteTotal_event AFTER INSERT ON voteEvent WHEN NEW.rating IS NOT NULL BEGIN
+                    INSERT INTO dailyVoteTotal (day, approvals, disapprovals)
+                    VALUES (substr(NEW.occurredAt, 1, 10), NEW.rating = 'Approve', NEW.rating = 'Disapprove')
+                    ON CONFLICT (day) DO UPDATE SET
+                        approvals = approvals + (NEW.rating = 'Approve'), disapprovals = disapprovals + (NEW.rating = 'Disapprove');
+                END;
 
                 CREATE TRIGGER modelVersionTotal_image AFTER INSERT ON imageTally BEGIN
                     INSERT INTO modelVersionTotal (modelVersion, images, approvals, disapprovals)

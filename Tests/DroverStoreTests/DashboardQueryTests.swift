@@ -159,6 +159,10 @@ struct DashboardFixture {
         let statistics = try ledger.statistics()
         #expect(statistics.modelVersions.map { "\($0.modelVersion) \($0.images) \($0.votes) \($0.approvals)" } == ["a 1 1 1"])
         #expect(statistics.raters.map { "\($0.rater) \($0.votes) \($0.approvals)" } == ["r1 1 1"])
+        let day = try Date("2026-11-29T00:00:00Z", strategy: .iso8601)
+        #expect(try ledger.dailyVotes(since: day, until: day + 86_400).map { "\($0.day) \($0.approvals)/\($0.disapprovals)" } == [
+            "2026-11-29 1/0", "2026-11-30 0/0",
+        ])
     }
 
     @Test func oneImageHasItsProvenanceAndEveryEvent() throws {
