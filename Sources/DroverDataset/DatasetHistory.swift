@@ -17,11 +17,17 @@ public struct DatasetCommitDetail: Codable, Sendable, Equatable {
     /// ISO 8601, as git prints it.
     public var date: String
     public var message: String
-    /// Rows of `train.csv` the commit added, then those it removed.
+    /// Rows the commit added, then those it removed (none listed when it changed more rows than
+    /// the listing limit: see ``rowsNotListed``).
     public var addedRows: [String]
     public var removedRows: [String]
-    /// Image paths the commit added.
+    /// Image paths the commit added, up to the listing limit.
     public var addedImages: [String]
+    /// Rows added and removed that are not listed: all of them, when there were more than the
+    /// listing limit (moving a dataset to the sharded layout changes every row); else 0.
+    public var rowsNotListed = 0
+    /// Images added past the listing limit.
+    public var imagesNotListed = 0
 }
 
 /// Read-only views of the dataset's history; safe while the committer writes.
@@ -60,27 +66,40 @@ public struct DatasetHistory: Sendable {
         }
     }
 
-    /// A commit's message and what it changed in `train.csv` and `images/` (for a merge, against
+    /// A commit's message and what it changed in the rows and `images/` (for a merge, against
     /// its first parent).
-    public func show(_ revision: String) async throws -> DatasetCommitDetail {
+    /// - Parameter limit: the most rows and images listed; a commit that changed more rows lists
+    ///   none and says how many, so that a page of history stays quick however big a commit is.
+    public func show(_ revision: String, listing limit: Int = 5_000) async throws -> DatasetCommitDetail {
         let sha = try await resolve(revision)
         let header = try await git.run(["show", "-s", "--format=%P%x1f%cI%x1f%B", sha])
         let fields = header.split(separator: "\u{1f}", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
         guard fields.count == 3 else { throw ExportError("cannot read commit \(sha)") }
         let parents = fields[0].split(separator: " ").map(String.init)
         let base = parents.first ?? Self.emptyTree
-        let diff = try await git.run(["diff", "-U0", "--no-color", "--no-ext-diff", base, sha, "--", DatasetLayout.unshardedTrainCSV, DatasetLayout.trainFolder])
-        let columns = CSV.line(TrainingRow.columns).dropLast()
+        let rows = [DatasetLayout.unshardedTrainCSV, DatasetLayout.trainFolder]
+        // Lines changed per file, headers included: cheap next to listing a million rows.
+        let changedLines = try await git.run(["diff", "--numstat", "--no-renames", base, sha, "--"] + rows).split(separator: "\n").reduce(0) { total, line in
+            total + line.split(separator: "\t").prefix(2).reduce(0) { $0 + (Int($1) ?? 0) }
+        }
         var added: [String] = []
         var removed: [String] = []
-        for line in diff.split(separator: "\n") where !line.hasPrefix("+++") && !line.hasPrefix("---") {
-            if line.hasPrefix("+"), line.dropFirst() != columns { added.append(String(line.dropFirst())) }
-            if line.hasPrefix("-"), line.dropFirst() != columns { removed.append(String(line.dropFirst())) }
+        var rowsNotListed = 0
+        if changedLines > limit {
+            rowsNotListed = changedLines
+        } else {
+            let diff = try await git.run(["diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", base, sha, "--"] + rows)
+            let columns = CSV.line(TrainingRow.columns).dropLast()
+            for line in diff.split(separator: "\n") where !line.hasPrefix("+++") && !line.hasPrefix("---") {
+                if line.hasPrefix("+"), line.dropFirst() != columns { added.append(String(line.dropFirst())) }
+                if line.hasPrefix("-"), line.dropFirst() != columns { removed.append(String(line.dropFirst())) }
+            }
         }
-        let images = try await git.run(["diff", "--name-only", "--diff-filter=A", base, sha, "--", "images/"])
+        let images = try await git.run(["diff", "--name-only", "--no-renames", "--diff-filter=A", base, sha, "--", "images/"], outputLimit: 1 << 30)
+            .split(separator: "\n")
         return DatasetCommitDetail(
             sha: sha, parents: parents, date: fields[1], message: fields[2].trimmingWhitespace(), addedRows: added, removedRows: removed,
-            addedImages: images.split(separator: "\n").map(String.init)
+            addedImages: images.prefix(limit).map(String.init), rowsNotListed: rowsNotListed, imagesNotListed: max(0, images.count - limit)
         )
     }
 

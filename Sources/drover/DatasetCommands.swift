@@ -42,6 +42,8 @@ struct Show: AsyncParsableCommand {
         print("date   \(detail.date)\n")
         print(detail.message.split(separator: "\n", omittingEmptySubsequences: false).map { "    \($0)" }.joined(separator: "\n"))
         if !detail.addedImages.isEmpty { print("\nimages added:\n" + detail.addedImages.map { "  + \($0)" }.joined(separator: "\n")) }
+        if detail.imagesNotListed > 0 { print("  … and \(detail.imagesNotListed) more") }
+        if detail.rowsNotListed > 0 { print("\n\(detail.rowsNotListed) lines of rows changed: too many to list (git show \(detail.sha.prefix(10)) has them)") }
         if !detail.addedRows.isEmpty || !detail.removedRows.isEmpty {
             print("\nrows (\(DatasetLayout.trainFolder)/):")
             for row in detail.removedRows { print("  - \(row)") }

@@ -50,6 +50,13 @@ import Testing
         #expect(try await reopened.git.run(["show", "HEAD:.gitattributes"]) == DatasetLayout.gitattributes)
         #expect(try await reopened.git.run(["status", "--porcelain"]).isEmpty)
         #expect(try await reopened.git.run(["fsck", "--strict", "--no-dangling"]).isEmpty)
+        // The move changes every row and image: a history lists them up to its limit.
+        let history = DatasetHistory(directory: reopened.repository.directory)
+        let listed = try await history.show("HEAD")
+        #expect(listed.removedRows.count == 7 && listed.addedRows.count == 7 && listed.addedImages.count == 6 && listed.rowsNotListed == 0)
+        let moved = try await history.show("HEAD", listing: 5)
+        #expect(moved.addedRows.isEmpty && moved.removedRows.isEmpty && moved.rowsNotListed > 14, "rows and headers, counted")
+        #expect(moved.addedImages.count == 5 && moved.imagesNotListed == 1)
 
         // Once: the next start finds nothing to move, and votes land in their shards.
         try await reopened.committer.commitPending()

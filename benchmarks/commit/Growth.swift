@@ -22,6 +22,10 @@ enum GrowthRun {
         var imageCommit: Measurement
         /// Rewriting `.git/index`, which the service does when idle, not per commit.
         var indexWrite: Measurement
+        /// The committer's start on the dataset: reconciling with HEAD, loading the rows and
+        /// the file list, writing `.git/index` once (`drover serve` listens meanwhile; commits
+        /// wait for it).
+        var committerStartSeconds: Double
         /// Median bytes of new objects per image commit.
         var imageBytes: Int
         var voteCommit: Measurement
@@ -35,11 +39,15 @@ enum GrowthRun {
     }
 
     /// The routes timed, as the page calls them.
-    static let routes = ["/api/images?limit=48", "/api/stats", "/api/commits?limit=20", "/healthz"]
+    static let routes = [
+        "/api/images?limit=48", "/api/stats", "/api/commits?limit=20", "/healthz", "/api/dashboard/overview",
+        "/api/dashboard/images?limit=24&sort=lowest_approval", "/api/dashboard/images?limit=24&state=disputed",
+        "/api/dashboard/images?limit=24&q=almonds", "/api/dashboard/raters?limit=20", "/api/dashboard/history?limit=20",
+    ]
 
     static func measure(images: Int, commits: Int, in directory: String) async throws -> Result {
         // The dataset is closed (its lock released) when `commitCosts` returns, before the server opens it.
-        let (imageCommit, imageBytes, voteCommit, voteBytes, indexWrite) = try await commitCosts(images: images, commits: commits, in: directory)
+        let (imageCommit, imageBytes, voteCommit, voteBytes, indexWrite, committerStart) = try await commitCosts(images: images, commits: commits, in: directory)
         let dataset = directory + "/dataset"
         let export = directory + "/export"
         let exportStarted = ContinuousClock.now
@@ -52,7 +60,7 @@ enum GrowthRun {
         }
         let startup = try await serveStartup(directory)
         return Result(
-            images: images, imageCommit: imageCommit, indexWrite: indexWrite, imageBytes: imageBytes, voteCommit: voteCommit, voteBytes: voteBytes,
+            images: images, imageCommit: imageCommit, indexWrite: indexWrite, committerStartSeconds: committerStart, imageBytes: imageBytes, voteCommit: voteCommit, voteBytes: voteBytes,
             exportSeconds: exportSeconds, ledgerBytes: ledgerBytes, startupSeconds: startup.seconds, rssBytes: startup.rss,
             routes: try await routeLatencies(directory, requests: 50)
         )
@@ -61,11 +69,13 @@ enum GrowthRun {
     /// The preloaded dataset packed, then `commits` image commits and vote commits, one change
     /// each, made as the service makes them: their latencies and the median bytes each adds; and
     /// after each vote commit, the idle time's rewrite of `.git/index`.
-    static func commitCosts(images: Int, commits: Int, in directory: String) async throws -> (Measurement, Int, Measurement, Int, Measurement) {
+    static func commitCosts(images: Int, commits: Int, in directory: String) async throws -> (Measurement, Int, Measurement, Int, Measurement, Double) {
         let (ledger, repository) = try await preload(images: images, in: directory)
         try await Git(directory: repository.directory).run(["gc", "-q"])
         let committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: Logger(label: "bench"))
-        try await committer.commitPending()  // loads train.csv as committed
+        let starting = ContinuousClock.now
+        try await committer.commitPending()  // loads the rows and the file list as committed
+        let committerStart = seconds(ContinuousClock.now - starting)
         var imageTimes: [Duration] = [], imageBytes: [Int] = []
         var voteTimes: [Duration] = [], voteBytes: [Int] = [], indexTimes: [Duration] = []
         for k in 0..<commits {
@@ -90,7 +100,7 @@ enum GrowthRun {
         try await imageCommits.measureStore()
         return (
             imageCommits, median(imageBytes),
-            Measurement(voteTimes, repository: repository.directory), median(voteBytes), Measurement(indexTimes)
+            Measurement(voteTimes, repository: repository.directory), median(voteBytes), Measurement(indexTimes), committerStart
         )
     }
 
@@ -214,20 +224,26 @@ enum GrowthRun {
 
     static func median(_ values: [Int]) -> Int { values.sorted()[values.count / 2] }
 
-    /// The table of ``Result``s.
+    /// The tables of ``Result``s: the costs per size, then each route's latency per size.
     static func table(_ results: [Result]) -> String {
         var out = "| images = rows | image commit p50 / p99 (ms) | bytes per image commit | vote commit p50 / p99 (ms) | bytes per vote commit | "
         out += "index rewrite when idle p50 (ms) | after gc: store ÷ data, store − data per image (B) | "
-        out += "export seed-csv (s) | ledger (MB) | serve start-up (s) | serve RSS (MB) | "
-        out += routes.map { "`\($0)` p50 / p99 (ms)" }.joined(separator: " | ") + " |\n"
-        out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + String(repeating: "---:|", count: routes.count) + "\n"
+        out += "export seed-csv (s) | ledger (MB) | serve start-up (s) | serve RSS (MB) | committer start (s) |\n"
+        out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for result in results {
             let store = result.imageCommit
             out += "| \(result.images.formatted()) | \(result.imageCommit.p50) / \(result.imageCommit.p99) | \(result.imageBytes.formatted()) | "
             out += "\(result.voteCommit.p50) / \(result.voteCommit.p99) | \(result.voteBytes.formatted()) | \(result.indexWrite.p50) | "
             out += String(format: "%.2f×, %.0f | ", Double(store.storeBytes) / Double(max(store.dataBytes, 1)), Double(store.storeBytes - store.dataBytes) / Double(result.images))
-            out += String(format: "%.2f | %.1f | %.2f | %.0f | ", result.exportSeconds, Double(result.ledgerBytes) / 1e6, result.startupSeconds, Double(result.rssBytes) / 1e6)
-            out += result.routes.map { "\($0.latency.p50) / \($0.latency.p99)" }.joined(separator: " | ") + " |\n"
+            out += String(
+                format: "%.2f | %.1f | %.2f | %.0f | %.1f |\n", result.exportSeconds, Double(result.ledgerBytes) / 1e6, result.startupSeconds,
+                Double(result.rssBytes) / 1e6, result.committerStartSeconds
+            )
+        }
+        out += "\n| route: p50 / p99 (ms) at | " + results.map { "\($0.images.formatted()) images" }.joined(separator: " | ") + " |\n"
+        out += "|---|" + String(repeating: "---:|", count: results.count) + "\n"
+        for (index, route) in routes.enumerated() {
+            out += "| `\(route)` | " + results.map { "\($0.routes[index].latency.p50) / \($0.routes[index].latency.p99)" }.joined(separator: " | ") + " |\n"
         }
         return out
     }

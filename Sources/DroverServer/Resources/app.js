@@ -417,11 +417,13 @@ function commitView(commit, afterRevert, image = null) {
       active.length ? revertButton({ commit: commit.sha }, `the ${active.length} vote${active.length === 1 ? '' : 's'} commit ${shortSHA(commit.sha)} set`, afterRevert) : ''),
     body ? element('details', {}, element('summary', {}, 'Message'), element('pre', { class: 'mono', style: 'white-space:pre-wrap' }, body)) : '',
     rowsTable(commit, image, active, afterRevert),
+    commit.rows_not_listed ? element('p', { class: 'muted' }, `${commit.rows_not_listed.toLocaleString()} lines of rows changed: too many to list here (git show ${shortSHA(commit.sha)} has them).`) : '',
     otherRows ? element('p', { class: 'muted' }, `and ${otherRows} row${otherRows === 1 ? '' : 's'} for other images (`, element('a', { href: `#/history?commit=${commit.sha}` }, 'in the history'), ')') : '',
     commit.added_images.length ? element('div', { class: 'thumbs' }, commit.added_images.slice(0, 12).map((path) => {
-      const id = path.replace(/^images\/|\.png$/g, '');
+      const id = imageIdOf(path);
       return element('a', { href: `#/image/${id}` }, element('img', { src: `/images/${id}.png`, alt: `image ${id}`, loading: 'lazy' }));
-    }), commit.added_images.length > 12 ? element('span', { class: 'muted' }, `+${commit.added_images.length - 12} more`) : '') : '');
+    }), commit.added_images.length + commit.images_not_listed > 12
+      ? element('span', { class: 'muted' }, `+${(commit.added_images.length + commit.images_not_listed - 12).toLocaleString()} more`) : '') : '');
 }
 
 function revertButton(target, what, afterRevert) {

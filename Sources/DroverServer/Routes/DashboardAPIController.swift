@@ -349,7 +349,7 @@ struct DashboardAPIController {
         }
     }
 
-    /// A dataset commit with the `train.csv` rows it added and removed (as column → value) and the
+    /// A dataset commit with the rows it added and removed (as column → value) and the
     /// vote events it holds.
     struct Commit: PageItem {
         static let listKey = "commits"
@@ -361,6 +361,8 @@ struct DashboardAPIController {
             case addedRows = "added_rows"
             case removedRows = "removed_rows"
             case addedImages = "added_images"
+            case rowsNotListed = "rows_not_listed"
+            case imagesNotListed = "images_not_listed"
             case voteEvents = "vote_events"
         }
 
@@ -374,6 +376,8 @@ struct DashboardAPIController {
             try container.encode(detail.addedRows.map(Self.fields), forKey: .addedRows)
             try container.encode(detail.removedRows.map(Self.fields), forKey: .removedRows)
             try container.encode(detail.addedImages, forKey: .addedImages)
+            try container.encode(detail.rowsNotListed, forKey: .rowsNotListed)
+            try container.encode(detail.imagesNotListed, forKey: .imagesNotListed)
             try container.encode(events, forKey: .voteEvents)
         }
 
