@@ -53,7 +53,7 @@ public struct BlindAssignment: Sendable, Equatable {
     }
 }
 
-/// How an image's model version was decided, as `images.jsonl` and the ledger record it.
+/// How an image's model version was decided, as the provenance files and the ledger record it.
 public enum Assignment: String, Codable, Sendable, CaseIterable {
     /// Drawn at random by weight, blinded: the images a comparison counts by default.
     case random

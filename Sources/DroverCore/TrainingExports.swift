@@ -1,6 +1,6 @@
 /// The row mapping of Drover's training exports: pure functions from the rows of
-/// `annotations/train.csv` (and the images' provenance) to each consumer's records. Image paths
-/// are `images/<id>.png`, relative to the export's root, which holds the images.
+/// the dataset's rows (and the images' provenance) to each consumer's records. Image paths are
+/// the rows' `images/<shard>/<id>.png`, relative to the export's root, which holds the images.
 public enum TrainingExports {
     /// The Hugging Face `imagefolder` layout: one `metadata.jsonl` line per vote.
     public static func imageFolder(_ rows: [SeedRow], provenance: [ImageID: ImageProvenance]) -> [ImageFolderRecord] {
@@ -84,7 +84,7 @@ public struct ImageFolderRecord: Encodable, Sendable, Equatable {
     public var modelVersion: String
     public var votedAt: String?
     public var source: String?
-    /// The image's line of `annotations/images.jsonl`, when the dataset has one.
+    /// The image's provenance line, when the dataset has one.
     public var provenance: ImageProvenance?
 
     enum CodingKeys: String, CodingKey {

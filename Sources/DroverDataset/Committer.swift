@@ -47,7 +47,7 @@ public final class Committer: Service {
     ///     together share a commit; zero commits at once.
     ///   - loadedCommitInterval: under load — the last commit held more than one change — the
     ///     least time from one commit to the next, so that the changes of that time share a
-    ///     commit: a commit's cost grows with `train.csv`, not with its changes. Idle, a change is
+    ///     commit: a commit's cost grows with the files it rewrites, not with its changes. Idle, a change is
     ///     committed at once.
     ///   - maxChangesPerCommit: the most changes one group commit takes.
     ///   - pollInterval: how often the ledger is checked for changes that rang no bell here: those

@@ -43,7 +43,7 @@ extension DatasetHistory {
     /// mapping is ``TrainingExports``'.
     /// - Parameter versions: only the votes on images of these model versions, if given.
     /// - Throws: ``ExportError`` if the directory is not empty, the revision names no commit or
-    ///   `train.csv` there cannot be read.
+    ///   its rows cannot be read.
     public func export(
         _ format: ExportFormat, at revision: String = "HEAD", versions: Set<String>? = nil, to directory: String
     ) async throws -> ExportSummary {

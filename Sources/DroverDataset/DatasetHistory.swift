@@ -41,7 +41,7 @@ public struct DatasetHistory: Sendable {
 
     /// The newest commits first.
     /// - Parameters:
-    ///   - rater: only commits that change a vote of this rater (the pseudonym in `train.csv`).
+    ///   - rater: only commits that change a vote of this rater (the pseudonym in the rows).
     ///   - image: only commits that add this image or change a vote on it.
     public func log(limit: Int, rater: String? = nil, image: ImageID? = nil) async throws -> [DatasetCommit] {
         var arguments = ["log", "-n", "\(limit)", "--format=%H%x1f%s%x1f%cI", "--extended-regexp", "--all-match"]

@@ -119,7 +119,7 @@ public struct DatasetRepository: Sendable {
     /// a reader never sees half of it.
     ///
     /// The old version is first linked into `.git/drover-retired/` and deleted from there in the
-    /// background: freeing the blocks of a file of megabytes (`train.csv`) takes milliseconds —
+    /// background: freeing the blocks of a file of megabytes (a rows or provenance shard) takes milliseconds —
     /// more on a filesystem mounted with `discard` — that a commit need not wait for.
     func write(_ data: some ContiguousBytes, to path: String) throws {
         let target = directory + "/" + path

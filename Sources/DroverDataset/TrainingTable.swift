@@ -1,7 +1,7 @@
 import DroverCore
 import DroverStore
 
-/// The rows of `annotations/train.csv`: one per active vote.
+/// The rows of one rows file (`annotations/train/<shard>.csv`): one per active vote.
 ///
 /// It starts from the file as committed and changes it in place: a new rating appends its row,
 /// a changed one is rewritten where it stands, a retracted one is removed, and every other row
@@ -25,7 +25,7 @@ struct TrainingTable {
 
     init() {}
 
-    /// The rows of a `train.csv` document; of two rows for the same image and rater (a union
+    /// The rows of a rows file; of two rows for the same image and rater (a union
     /// merge of two branches that rated it differently), the later one is kept, in the earlier
     /// one's place.
     /// - Throws: ``CSV/ParseError`` if the document is not a seed CSV.

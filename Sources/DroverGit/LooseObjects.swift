@@ -9,7 +9,7 @@ import Synchronization
 /// zlib-compressed, written beside its final name and renamed into place, read-only.
 ///
 /// Objects get git's own level for loose objects (1, best speed), except mid-sized ones —
-/// `train.csv` with thousands of rows, rewritten by every vote — which are stored uncompressed
+/// a rows or provenance shard of thousands of lines, rewritten by every vote or image — which are stored uncompressed
 /// (zlib level 0): compressing 1 MB costs ~10 ms, more than all the rest of a commit, and the
 /// committer packs loose objects in the background soon after (`git repack`, which
 /// delta-compresses the versions of the file against each other far better than zlib could one

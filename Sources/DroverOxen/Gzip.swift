@@ -1,7 +1,7 @@
 import CZlib
 
 /// gzip (RFC 1952) through the system zlib: Oxen's client sends every uploaded file gzipped, and
-/// so does the mirror — `train.csv` shrinks several times over.
+/// so does the mirror — a rows file shrinks several times over.
 enum Gzip {
     static func compress(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
         var stream = z_stream()

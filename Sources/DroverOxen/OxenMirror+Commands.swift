@@ -40,7 +40,7 @@ extension OxenMirror {
     }
 
     /// Compares the Oxen branch with the dataset's `main`: every file but the images downloaded
-    /// and compared byte for byte (`annotations/train.csv`, `images.jsonl`, …), every image
+    /// and compared byte for byte (the rows and provenance files, …), every image
     /// looked up (`meta`) and its size compared with git's.
     /// - Parameter concurrency: image look-ups in flight at once.
     public func verify(concurrency: Int = 8) async throws -> Verification {

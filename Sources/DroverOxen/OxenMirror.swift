@@ -13,7 +13,7 @@ import Synchronization
 /// and the ledger records which dataset commit became which Oxen commit once Oxen has answered.
 /// A crash (or a lost answer) between the two is settled before the next Oxen commit: the mirror
 /// reads the branch's history, and a Drover commit there that the ledger lacks is recorded, not
-/// sent again. Files are uploaded whole (`train.csv` included), so a retried upload of the same
+/// sent again. Files are uploaded whole (the rows files included), so a retried upload of the same
 /// bytes changes nothing; row operations are not idempotent (see docs/operations.md).
 ///
 /// **Failures.** 409, 429 (after `Retry-After`), 5xx, timeouts and broken connections are

@@ -13,7 +13,7 @@ struct Log: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the dataset's commits, newest first.")
 
     @OptionGroup var settings: SettingsOptions
-    @Option(help: "Only commits that change a vote of this rater (the pseudonym in train.csv).") var rater: String?
+    @Option(help: "Only commits that change a vote of this rater (the pseudonym in the rows).") var rater: String?
     @Option(help: "Only commits that add this image or change a vote on it (16 hex digits).") var image: String?
     @Option(help: "How many commits.") var limit = 50
 
@@ -65,7 +65,7 @@ struct Revert: AsyncParsableCommand {
 
     @OptionGroup var settings: SettingsOptions
     @Argument(help: "A vote event id or a dataset commit.") var target: String?
-    @Option(help: "Revert every active vote of this rater (the pseudonym in train.csv).") var rater: String?
+    @Option(help: "Revert every active vote of this rater (the pseudonym in the rows).") var rater: String?
     @Option(help: "Revert every active vote set at or after this time (ISO 8601, e.g. 2026-11-29T14:00:00Z).") var since: String?
     @Option(help: "Why; it becomes part of the commit's subject.") var reason: String
 

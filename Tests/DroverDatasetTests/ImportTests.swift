@@ -39,8 +39,9 @@ import Testing
         #expect(committed.count == 4)
         #expect(Set(committed) == (try fixture.ledgerRows()))
         let provenance = try await fixture.git.committedProvenance()
-        #expect(provenance.count == 3 && provenance.last?.contains(#""backend":"external""#) == true)
-        #expect(provenance.last?.contains(#""width":8"#) == true)
+        let imported = provenance.filter { $0.contains(result.images[0].rawValue) }
+        #expect(provenance.count == 3 && imported.count == 1 && imported.first?.contains(#""backend":"external""#) == true)
+        #expect(imported.first?.contains(#""width":8"#) == true)
 
         // The same file again changes nothing.
         let again = try fixture.ledger.importVotes(try importer.votes(fromCSV: source + "/votes.csv"), scope: "votes.csv")

@@ -381,7 +381,7 @@ struct DashboardAPIController {
             try container.encode(events, forKey: .voteEvents)
         }
 
-        /// A `train.csv` line as its columns, by name.
+        /// A rows line as its columns, by name.
         private static func fields(_ line: String) -> [String: String] {
             let values = (try? CSV.records(in: line + "\n").first) ?? []
             return Dictionary(zip(TrainingRow.columns, values)) { $1 }
