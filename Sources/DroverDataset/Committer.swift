@@ -219,15 +219,24 @@ public final class Committer: Service {
         if let moved = try await repository.moveToShardedLayout() {
             logger.notice("moved the dataset to the sharded layout (see docs/dataset.md)", metadata: ["commit": "\(moved.prefix(12))"])
         }
+        let started = ContinuousClock.now
         var loaded = try TrainingShards(files: try await DatasetLayout.trainFiles(at: "HEAD", repository.git))
-        let (repairs, files) = loaded.conform(to: try ledger.committedVoteChanges())
+        let rowsLoaded = ContinuousClock.now
+        let committedVotes = try ledger.committedVoteChanges()
+        let votesLoaded = ContinuousClock.now
+        let (repairs, files) = loaded.conform(to: committedVotes)
         if !repairs.isEmpty {
             for path in files { try repository.write(loaded.csv(of: path), to: path) }
             let sha = try await repository.commit(paths: files, message: CommitMessage.repair(repairs))
             logger.notice("the rows disagreed with the ledger (after a merge?); repaired", metadata: ["commit": "\(sha.prefix(12))", "rows": "\(repairs.count)"])
         }
         table.withLock { $0 = loaded }
+        let conformed = ContinuousClock.now
         try await repository.loadHead()
+        logger.info("loaded the dataset as committed", metadata: [
+            "rows": "\(loaded.count)", "rows_ms": "\((rowsLoaded - started).milliseconds)", "votes_ms": "\((votesLoaded - rowsLoaded).milliseconds)",
+            "conform_ms": "\((conformed - votesLoaded).milliseconds)", "files_ms": "\((ContinuousClock.now - conformed).milliseconds)",
+        ])
     }
 
     /// After a failed commit: the working tree back to HEAD and the state reloaded from it, so

@@ -19,15 +19,20 @@ struct IndexEntries {
     /// Tree ids by directory (`""` for the root), dropped when something below them changes.
     private var trees: [String: String] = [:]
 
-    /// The files of `commit` (`git ls-tree -r`), with the `stat` of each in the working tree:
-    /// the index after `git reset` to it. Read from the commit rather than `.git/index`, which
-    /// ``CommitWriter`` writes only between commits.
+    /// The files of `commit` (`git ls-tree -r -t`), with the `stat` of each in the working tree:
+    /// the index after `git reset` to it; and its folders' trees, so that the next commit
+    /// rewrites only the trees above what it changes. Read from the commit rather than
+    /// `.git/index`, which ``CommitWriter`` writes only between commits.
     static func load(_ git: Git, commit: String) async throws -> IndexEntries {
         var index = IndexEntries()
-        for record in try await git.run(["ls-tree", "-r", "-z", "--full-tree", commit], outputLimit: 1 << 30).split(separator: "\0") {
+        for record in try await git.run(["ls-tree", "-r", "-t", "-z", "--full-tree", commit], outputLimit: 1 << 30).split(separator: "\0") {
             // <mode> SP <type> SP <object> TAB <path>
             guard let tab = record.firstIndex(of: "\t") else { continue }
             let fields = record[..<tab].split(separator: " ")
+            if fields.count == 3, fields[1] == "tree" {
+                index.trees[String(record[record.index(after: tab)...])] = String(fields[2])
+                continue
+            }
             guard fields.count == 3, fields[0] == "100644", let blob = Hex.decode(fields[2]), blob.count == 20 else {
                 throw GitWriteError("the commit holds \(record.prefix(80)): only regular files are expected in the dataset")
             }

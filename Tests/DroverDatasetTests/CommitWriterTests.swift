@@ -48,6 +48,31 @@ import Testing
         #expect(try await fixture.git.run(["fsck", "--strict", "--no-dangling"]).isEmpty)
     }
 
+    /// After a start, the first commit rewrites only the trees above what it changes: the
+    /// others' ids are loaded with the file list.
+    @Test func theFirstCommitAfterAStartWritesOnlyTheTreesItChanges() async throws {
+        let (fixture, images) = try await DatasetFixture.withImages(count: 40)
+        defer { fixture.directory.remove() }
+        try await fixture.committer.commitAll()
+        #expect(Set(images.map(\.shard)).count > 20)
+        try await fixture.git.run(["gc", "-q"])
+        try await fixture.committer.commitPending()  // reconciles and loads HEAD, as at a start
+        func looseObjects() throws -> Set<String> {
+            let objects = fixture.repository.directory + "/.git/objects"
+            return Set(try FileManager.default.contentsOfDirectory(atPath: objects).filter { $0.count == 2 }.flatMap { folder in
+                try FileManager.default.contentsOfDirectory(atPath: objects + "/" + folder).map { folder + $0 }
+            })
+        }
+        let before = try looseObjects()
+        let image = try #require(try fixture.addImages(prompt: "one more ox", count: 1).first)
+        try await fixture.committer.commitAll()
+        let written = try looseObjects().subtracting(before)
+        // The image, its shard's provenance file, the commit, and the trees of the root,
+        // images/, images/<shard>/, annotations/, annotations/images/.
+        #expect(written.count == 8, "\(written.count) objects for one image in \(image.shard)")
+        #expect(try await fixture.git.run(["fsck", "--strict"]).isEmpty)
+    }
+
     @Test func looseObjectsArePackedInTheBackground() async throws {
         let (fixture, images) = try await DatasetFixture.withImages(count: 2)
         defer { fixture.directory.remove() }
