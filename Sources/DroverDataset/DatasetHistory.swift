@@ -23,8 +23,8 @@ public struct DatasetCommitDetail: Codable, Sendable, Equatable {
     public var removedRows: [String]
     /// Image paths the commit added, up to the listing limit.
     public var addedImages: [String]
-    /// Rows added and removed that are not listed: all of them, when there were more than the
-    /// listing limit (moving a dataset to the sharded layout changes every row); else 0.
+    /// Lines of rows added and removed (headers included) when there were more than the listing
+    /// limit and none are listed (moving a dataset to the sharded layout changes every row); else 0.
     public var rowsNotListed = 0
     /// Images added past the listing limit.
     public var imagesNotListed = 0

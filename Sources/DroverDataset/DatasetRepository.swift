@@ -124,7 +124,7 @@ public struct DatasetRepository: Sendable {
     func write(_ data: some ContiguousBytes, to path: String) throws {
         let target = directory + "/" + path
         let slash = target.lastIndex(of: "/") ?? target.startIndex
-        try FileManager.default.createDirectory(atPath: String(target[..<slash]), withIntermediateDirectories: true)
+        try createFolder(of: target)
         let temporary = String(target[..<slash] + "/." + target[target.index(after: slash)...] + ".tmp")
         try FileIO.write(data, to: temporary)
         let retired = retiredDirectory + "/\(UInt64.random(in: 0...UInt64.max))"
@@ -144,9 +144,15 @@ public struct DatasetRepository: Sendable {
 
     /// Appends to a file in the working tree, creating it (and its folder) if need be.
     func append(_ text: String, to path: String) throws {
-        let target = URL(filePath: directory + "/" + path)
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try FileIO.append(Array(text.utf8), to: target.path)
+        let target = directory + "/" + path
+        try createFolder(of: target)
+        try FileIO.append(Array(text.utf8), to: target)
+    }
+
+    /// Makes the folder that the file at `path` (absolute) goes in, if it is missing: a shard's
+    /// folder appears with its first file.
+    private func createFolder(of path: String) throws {
+        try FileManager.default.createDirectory(atPath: String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]), withIntermediateDirectories: true)
     }
 
     /// Moves a dataset made before the sharded ``DatasetLayout`` into it, in one commit that says

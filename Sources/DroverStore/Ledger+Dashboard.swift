@@ -209,7 +209,7 @@ extension Ledger {
 
     /// 👍 and 👎 cast per day (UTC), from the day of `start` to the day of `end`, oldest first,
     /// days without votes included. A changed rating counts on the day it changed; retractions
-    /// count nowhere. Read from the per-day totals (schema v10): one row a day.
+    /// count nowhere. Read from the per-day totals (schema v9): one row a day.
     public func dailyVotes(since start: Date, until end: Date = Date()) throws -> [DailyVotes] {
         let counts = try database.read { db in
             try Row.fetchAll(db, sql: "SELECT day, approvals, disapprovals FROM dailyVoteTotal WHERE day >= ?", arguments: [String(Timestamp.iso8601(start).prefix(10))])

@@ -3,7 +3,7 @@ import GRDB
 
 extension Ledger {
     /// The statistics of the ledger's images and active votes, read in one transaction from the
-    /// totals that triggers keep (schema v10): a few small rows, however many votes there are.
+    /// totals that triggers keep (schema v9): a few small rows, however many votes there are.
     public func statistics() throws -> DatasetStatistics {
         try database.read { db in
             let versions = try Row.fetchAll(db, sql: """

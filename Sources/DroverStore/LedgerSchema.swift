@@ -249,13 +249,9 @@ enum LedgerSchema {
                 END;
                 """)
         }
-        migrator.registerMigration("v9: statistics indexes") { db in
-            // `statistics()` adds up votes per rater and tallies per model version: covering
-            // indexes let SQLite read them in order instead of sorting the tables.
+        migrator.registerMigration("v9: statistics totals") { db in
+            // The raters page groups the votes by rater: read in that order, not sorted.
             try db.create(index: "vote_rater", on: "vote", columns: ["rater", "rating"])
-            try db.create(index: "imageTally_modelVersionTallies", on: "imageTally", columns: ["modelVersion", "approvals", "disapprovals"])
-        }
-        migrator.registerMigration("v10: statistics totals") { db in
             // What `statistics()` and the dashboard's overview report, kept added up as votes
             // change, so that they read a few small rows however many images and votes there are:
             // per model version its images, votes and approvals; per rater the votes and

@@ -135,7 +135,7 @@ struct DashboardFixture {
         #expect(try fixture.page(ImageQuery(state: .disputed)) == [2])
     }
 
-    /// v8 fills `imageTally`, and v10 the statistics' totals, from a ledger that already has
+    /// v8 fills `imageTally`, and v9 the statistics' totals, from a ledger that already has
     /// images and votes.
     @Test func theMigrationCountsExistingVotes() throws {
         let directory = try TemporaryDirectory()
