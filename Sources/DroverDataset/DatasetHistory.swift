@@ -72,35 +72,66 @@ public struct DatasetHistory: Sendable {
     ///   none and says how many, so that a page of history stays quick however big a commit is.
     public func show(_ revision: String, listing limit: Int = 5_000) async throws -> DatasetCommitDetail {
         let sha = try await resolve(revision)
-        let header = try await git.run(["show", "-s", "--format=%P%x1f%cI%x1f%B", sha])
-        let fields = header.split(separator: "\u{1f}", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-        guard fields.count == 3 else { throw ExportError("cannot read commit \(sha)") }
-        let parents = fields[0].split(separator: " ").map(String.init)
-        let base = parents.first ?? Self.emptyTree
+        guard let detail = try await show(commits: [sha], listing: limit).first else { throw ExportError("cannot read commit \(sha)") }
+        return detail
+    }
+
+    /// Commits (full hashes) as ``show(_:listing:)`` shows them, in the order given, read by two
+    /// git processes however many there are: a page of history costs about what one commit does.
+    public func show(commits shas: [String], listing limit: Int = 5_000) async throws -> [DatasetCommitDetail] {
+        guard !shas.isEmpty else { return [] }
         let rows = [DatasetLayout.unshardedTrainCSV, DatasetLayout.trainFolder]
-        // Lines changed per file, headers included: cheap next to listing a million rows.
-        let changedLines = try await git.run(["diff", "--numstat", "--no-renames", base, sha, "--"] + rows).split(separator: "\n").reduce(0) { total, line in
-            total + line.split(separator: "\t").prefix(2).reduce(0) { $0 + (Int($1) ?? 0) }
+        func isRows(_ path: Substring) -> Bool { path == rows[0] || path.hasPrefix(rows[1] + "/") }
+        // Each commit: \u{1e} hash \u{1f} parents \u{1f} date \u{1f} message \u{1d}, then its
+        // changed files twice: `--raw` (":<modes> <objects> <status>\t<path>") and `--numstat`
+        // ("<added>\t<removed>\t<path>": lines changed, cheap next to listing a million rows).
+        let log = try await git.run(
+            ["log", "--no-walk=unsorted", "--format=%x1e%H%x1f%P%x1f%cI%x1f%B%x1d", "--raw", "--numstat", "--no-renames",
+             "--diff-merges=first-parent"] + shas + ["--"],
+            outputLimit: 1 << 30
+        )
+        var details: [DatasetCommitDetail] = []
+        for record in log.split(separator: "\u{1e}") {
+            guard let end = record.firstIndex(of: "\u{1d}") else { continue }
+            let fields = record[..<end].split(separator: "\u{1f}", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 4 else { throw ExportError("cannot read commit \(fields.first ?? "")") }
+            var changedRowLines = 0
+            var images: [String] = []
+            for line in record[record.index(after: end)...].split(separator: "\n") {
+                let parts = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+                if line.hasPrefix(":"), parts.count == 2, parts[0].hasSuffix(" A"), parts[1].hasPrefix("images/") {
+                    images.append(String(parts[1]))
+                } else if parts.count == 3, isRows(parts[2]) {
+                    changedRowLines += (Int(parts[0]) ?? 0) + (Int(parts[1]) ?? 0)
+                }
+            }
+            details.append(DatasetCommitDetail(
+                sha: fields[0], parents: fields[1].split(separator: " ").map(String.init), date: fields[2],
+                message: fields[3].trimmingWhitespace(), addedRows: [], removedRows: [], addedImages: Array(images.prefix(limit)),
+                rowsNotListed: changedRowLines > limit ? changedRowLines : 0, imagesNotListed: max(0, images.count - limit)
+            ))
         }
-        var added: [String] = []
-        var removed: [String] = []
-        var rowsNotListed = 0
-        if changedLines > limit {
-            rowsNotListed = changedLines
-        } else {
-            let diff = try await git.run(["diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", base, sha, "--"] + rows)
-            let columns = CSV.line(TrainingRow.columns).dropLast()
-            for line in diff.split(separator: "\n") where !line.hasPrefix("+++") && !line.hasPrefix("---") {
-                if line.hasPrefix("+"), line.dropFirst() != columns { added.append(String(line.dropFirst())) }
-                if line.hasPrefix("-"), line.dropFirst() != columns { removed.append(String(line.dropFirst())) }
+        guard details.map(\.sha) == shas else { throw ExportError("cannot read commits \(shas.map { $0.prefix(10) }.joined(separator: " "))") }
+        // The rows of those with few enough, by one `git diff-tree --stdin` ("<commit> <first
+        // parent>" a line; a root commit alone): each commit's hash on a line, then its diff.
+        let listed = details.indices.filter { details[$0].rowsNotListed == 0 }
+        guard !listed.isEmpty else { return details }
+        let input = listed.map { ([details[$0].sha] + details[$0].parents.prefix(1)).joined(separator: " ") + "\n" }.joined()
+        let diff = try await git.run(
+            ["diff-tree", "--stdin", "--root", "-p", "-U0", "--no-color", "--no-ext-diff", "--no-renames", "--"] + rows, input: input, outputLimit: 1 << 30
+        )
+        let index = Dictionary(uniqueKeysWithValues: listed.map { (details[$0].sha, $0) })
+        let header = CSV.line(TrainingRow.columns).dropLast()
+        var current: Int?
+        for line in diff.split(separator: "\n") {
+            if let commit = index[String(line)] {
+                current = commit
+            } else if let current, !line.hasPrefix("+++"), !line.hasPrefix("---"), line.dropFirst() != header {
+                if line.hasPrefix("+") { details[current].addedRows.append(String(line.dropFirst())) }
+                if line.hasPrefix("-") { details[current].removedRows.append(String(line.dropFirst())) }
             }
         }
-        let images = try await git.run(["diff", "--name-only", "--no-renames", "--diff-filter=A", base, sha, "--", "images/"], outputLimit: 1 << 30)
-            .split(separator: "\n")
-        return DatasetCommitDetail(
-            sha: sha, parents: parents, date: fields[1], message: fields[2].trimmingWhitespace(), addedRows: added, removedRows: removed,
-            addedImages: images.prefix(limit).map(String.init), rowsNotListed: rowsNotListed, imagesNotListed: max(0, images.count - limit)
-        )
+        return details
     }
 
     /// git's empty tree, the base a root commit is compared with.

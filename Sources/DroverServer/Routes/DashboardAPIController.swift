@@ -206,12 +206,9 @@ struct DashboardAPIController {
     /// Commits in the order given, each with the rows it changed and the vote events it holds.
     private func commits(_ shas: [String]) async throws -> [Commit] {
         let events = Dictionary(grouping: try ledger.voteEvents(inCommits: shas)) { $0.event.commitSHA ?? "" }
-        var commits: [Commit] = []
-        for sha in shas {
-            let detail = try await dataset.show(sha)
-            commits.append(Commit(detail: detail, events: events[sha, default: []].map { VoteEvent(event: $0.event, isActive: $0.isActive) }))
+        return try await dataset.show(commits: shas).map { detail in
+            Commit(detail: detail, events: events[detail.sha, default: []].map { VoteEvent(event: $0.event, isActive: $0.isActive) })
         }
-        return commits
     }
 
     // MARK: - Raters
