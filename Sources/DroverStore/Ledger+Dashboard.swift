@@ -243,22 +243,15 @@ extension Ledger {
 
     /// Raters with their active votes, the most votes first, and how often each agrees with
     /// the majority of the *other* raters of the same image (images where those others are
-    /// split evenly, or absent, do not count).
+    /// split evenly, or absent, do not count). Read from the totals kept per rater (schema v10):
+    /// a page costs the same however many votes there are.
     public func raterSummaries(limit: Int, offset: Int) throws -> [RaterSummary] {
         try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT rater, COUNT(*) AS votes, SUM(approve) AS approvals,
-                       SUM(othersApprove <> othersDisapprove) AS withMajority,
-                       SUM((othersApprove > othersDisapprove AND approve) OR (othersDisapprove > othersApprove AND NOT approve)) AS agreeing,
-                       max(updatedAt) AS lastVotedAt
-                FROM (
-                    SELECT vote.rater, vote.updatedAt, vote.rating = 'Approve' AS approve,
-                           imageTally.approvals - (vote.rating = 'Approve') AS othersApprove,
-                           imageTally.disapprovals - (vote.rating = 'Disapprove') AS othersDisapprove
-                    FROM vote JOIN imageTally ON imageTally.imageID = vote.imageID
-                )
-                GROUP BY rater
-                ORDER BY votes DESC, rater
+                SELECT rater, approvals + disapprovals AS votes, approvals, withMajority, agreeing,
+                       (SELECT max(updatedAt) FROM vote WHERE vote.rater = raterTotal.rater) AS lastVotedAt
+                FROM raterTotal WHERE approvals + disapprovals > 0
+                ORDER BY approvals + disapprovals DESC, rater
                 LIMIT ? OFFSET ?
                 """, arguments: [limit, offset]).map { row in
                 RaterSummary(

@@ -322,6 +322,54 @@ enum LedgerSchema {
                 END;
                 """)
         }
+        migrator.registerMigration("v10: rater agreement totals") { db in
+            // The raters page: each rater's agreement with the majority of the other raters of
+            // the same images, kept rather than recomputed from every vote per request. A vote's
+            // `agreement` is 1 when it agrees with the others' majority, 0 when it does not, NULL
+            // when they are split evenly or absent; it is set again for every vote of an image
+            // whose tally changes (a few rows), and `raterTotal` adds it up (an upsert: which of a
+            // new vote's triggers runs first is SQLite's choice). The newest vote per
+            // rater is one look-up in `vote_raterUpdated`.
+            let agreement = { (approvals: String, disapprovals: String) in
+                """
+                CASE WHEN \(approvals) - (vote.rating = 'Approve') = \(disapprovals) - (vote.rating = 'Disapprove') THEN NULL
+                     WHEN (\(approvals) - (vote.rating = 'Approve') > \(disapprovals) - (vote.rating = 'Disapprove')) = (vote.rating = 'Approve') THEN 1
+                     ELSE 0 END
+                """
+            }
+            try db.execute(sql: """
+                DROP INDEX vote_rater;
+                CREATE INDEX vote_raterUpdated ON vote (rater, updatedAt);
+                ALTER TABLE vote ADD COLUMN agreement INTEGER;
+                ALTER TABLE raterTotal ADD COLUMN withMajority INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE raterTotal ADD COLUMN agreeing INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX raterTotal_votes ON raterTotal (approvals + disapprovals DESC, rater);
+
+                UPDATE vote SET agreement = (
+                    SELECT \(agreement("imageTally.approvals", "imageTally.disapprovals")) FROM imageTally WHERE imageTally.imageID = vote.imageID
+                );
+                UPDATE raterTotal SET
+                    withMajority = (SELECT COUNT(agreement) FROM vote WHERE vote.rater = raterTotal.rater),
+                    agreeing = (SELECT TOTAL(agreement) FROM vote WHERE vote.rater = raterTotal.rater);
+
+                CREATE TRIGGER vote_agreement AFTER UPDATE OF approvals, disapprovals ON imageTally BEGIN
+                    UPDATE vote SET agreement = \(agreement("NEW.approvals", "NEW.disapprovals"))
+                    WHERE imageID = NEW.imageID AND agreement IS NOT \(agreement("NEW.approvals", "NEW.disapprovals"));
+                END;
+                CREATE TRIGGER raterTotal_agreement AFTER UPDATE OF agreement ON vote BEGIN
+                    INSERT INTO raterTotal (rater, withMajority, agreeing)
+                    VALUES (NEW.rater, (NEW.agreement IS NOT NULL) - (OLD.agreement IS NOT NULL), IFNULL(NEW.agreement, 0) - IFNULL(OLD.agreement, 0))
+                    ON CONFLICT (rater) DO UPDATE SET
+                        withMajority = withMajority + excluded.withMajority, agreeing = agreeing + excluded.agreeing;
+                END;
+                DROP TRIGGER raterTotal_voteDelete;
+                CREATE TRIGGER raterTotal_voteDelete AFTER DELETE ON vote BEGIN
+                    UPDATE raterTotal SET approvals = approvals - (OLD.rating = 'Approve'), disapprovals = disapprovals - (OLD.rating = 'Disapprove'),
+                        withMajority = withMajority - (OLD.agreement IS NOT NULL), agreeing = agreeing - IFNULL(OLD.agreement, 0)
+                    WHERE rater = OLD.rater;
+                END;
+                """)
+        }
         return migrator
     }
 }

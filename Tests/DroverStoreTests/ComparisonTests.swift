@@ -130,6 +130,19 @@ import Testing
                 raters: try Row.fetchAll(db, sql: """
                     SELECT rater, COUNT(*) AS votes, TOTAL(rating = 'Approve') AS approvals FROM vote GROUP BY rater ORDER BY votes DESC, rater
                     """).map { "\($0["rater"] as String) \($0["votes"] as Int) \(Int($0["approvals"] as Double))" },
+                // The raters' agreement with the others' majority, from every vote.
+                agreement: try Row.fetchAll(db, sql: """
+                    SELECT rater, COUNT(*) AS votes, SUM(othersApprove <> othersDisapprove) AS withMajority,
+                           SUM((othersApprove > othersDisapprove AND approve) OR (othersDisapprove > othersApprove AND NOT approve)) AS agreeing,
+                           max(updatedAt) AS lastVotedAt
+                    FROM (
+                        SELECT vote.rater, vote.updatedAt, vote.rating = 'Approve' AS approve,
+                               SUM(others.rating = 'Approve') AS othersApprove, SUM(others.rating = 'Disapprove') AS othersDisapprove
+                        FROM vote LEFT JOIN vote AS others ON others.imageID = vote.imageID AND others.rater <> vote.rater
+                        GROUP BY vote.imageID, vote.rater
+                    )
+                    GROUP BY rater ORDER BY votes DESC, rater
+                    """).map { "\($0["rater"] as String) \($0["votes"] as Int) \($0["agreeing"] as Int)/\($0["withMajority"] as Int) \($0["lastVotedAt"] as Date)" },
                 tallies: try Row.fetchAll(db, sql: """
                     SELECT TOTAL(rating = 'Approve') AS a, TOTAL(rating = 'Disapprove') AS d FROM vote GROUP BY imageID HAVING COUNT(*) >= 2
                     """).map { (approvals: $0["a"] as Double, disapprovals: $0["d"] as Double) }
@@ -137,6 +150,9 @@ import Testing
         }
         #expect(kept.modelVersions.map { "\($0.modelVersion) \($0.images) \($0.votes) \($0.approvals)" } == afresh.versions)
         #expect(kept.raters.map { "\($0.rater) \($0.votes) \($0.approvals)" } == afresh.raters)
+        let summaries = try ledger.raterSummaries(limit: 100, offset: 0)
+        #expect(summaries.map { "\($0.rater) \($0.votes) \($0.agreeing)/\($0.withMajority) \($0.lastVotedAt)" } == afresh.agreement)
+        #expect(summaries.reduce(0) { $0 + $1.withMajority } > 20, "enough images with a majority to compare")
         let coincidences = afresh.tallies.reduce(into: (aa: 0.0, dd: 0.0, ad: 0.0)) { sums, tally in
             let n = tally.approvals + tally.disapprovals
             sums.aa += tally.approvals * (tally.approvals - 1) / (n - 1)

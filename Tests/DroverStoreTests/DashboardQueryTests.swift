@@ -135,7 +135,7 @@ struct DashboardFixture {
         #expect(try fixture.page(ImageQuery(state: .disputed)) == [2])
     }
 
-    /// v8 fills `imageTally`, and v9 the statistics' totals, from a ledger that already has
+    /// v8 fills `imageTally`, v9 the statistics' totals and v10 the raters' agreement, from a ledger that already has
     /// images and votes.
     @Test func theMigrationCountsExistingVotes() throws {
         let directory = try TemporaryDirectory()
@@ -150,18 +150,22 @@ struct DashboardFixture {
                 INSERT INTO image (id, generationID, position, png, createdAt) VALUES ('0123456789abcdef', 'g', 0, X'00', '2026-11-29 10:00:00.000');
                 INSERT INTO voteEvent (imageID, rater, rating, source, occurredAt) VALUES ('0123456789abcdef', 'r1', 'Approve', 'web', '2026-11-29 10:00:00.000');
                 INSERT INTO vote (imageID, rater, rating, eventID, updatedAt) VALUES ('0123456789abcdef', 'r1', 'Approve', 1, '2026-11-29 10:00:00.000');
+                INSERT INTO voteEvent (imageID, rater, rating, source, occurredAt) VALUES ('0123456789abcdef', 'r2', 'Disapprove', 'web', '2026-11-29 11:00:00.000');
+                INSERT INTO vote (imageID, rater, rating, eventID, updatedAt) VALUES ('0123456789abcdef', 'r2', 'Disapprove', 2, '2026-11-29 11:00:00.000');
                 """)
         }
         try queue.close()
         let ledger = try Ledger(path: path)
         let page = try ledger.images(ImageQuery(source: .import))
-        #expect(page.images.map { "\($0.id):\($0.approvals)/\($0.disapprovals)" } == ["0123456789abcdef:1/0"])
+        #expect(page.images.map { "\($0.id):\($0.approvals)/\($0.disapprovals)" } == ["0123456789abcdef:1/1"])
         let statistics = try ledger.statistics()
-        #expect(statistics.modelVersions.map { "\($0.modelVersion) \($0.images) \($0.votes) \($0.approvals)" } == ["a 1 1 1"])
-        #expect(statistics.raters.map { "\($0.rater) \($0.votes) \($0.approvals)" } == ["r1 1 1"])
+        #expect(statistics.modelVersions.map { "\($0.modelVersion) \($0.images) \($0.votes) \($0.approvals)" } == ["a 1 2 1"])
+        #expect(statistics.raters.map { "\($0.rater) \($0.votes) \($0.approvals)" } == ["r1 1 1", "r2 1 0"])
+        // v10: each disagrees with the other, the majority of the image's other raters.
+        #expect(try ledger.raterSummaries(limit: 10, offset: 0).map { "\($0.rater) \($0.agreeing)/\($0.withMajority)" } == ["r1 0/1", "r2 0/1"])
         let day = try Date("2026-11-29T00:00:00Z", strategy: .iso8601)
         #expect(try ledger.dailyVotes(since: day, until: day + 86_400).map { "\($0.day) \($0.approvals)/\($0.disapprovals)" } == [
-            "2026-11-29 1/0", "2026-11-30 0/0",
+            "2026-11-29 1/1", "2026-11-30 0/0",
         ])
     }
 
