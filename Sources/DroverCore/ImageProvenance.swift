@@ -1,4 +1,4 @@
-/// Where an image came from: one line of `annotations/images/<shard>.jsonl`.
+/// Where an image came from: one line of `annotations/images/<shard>/<abc>.jsonl`.
 public struct ImageProvenance: Hashable, Codable, Sendable {
     public var id: ImageID
     public var path: String

@@ -166,7 +166,7 @@ public final class Committer: Service {
             try repository.write(change.image.png, to: id.datasetPath)
             paths.append(id.datasetPath)
             let line = try encoder.encode(ImageProvenance(image: change.image, generation: change.generation))
-            provenance[DatasetLayout.provenance(id.shard), default: ""] += String(decoding: line, as: UTF8.self) + "\n"
+            provenance[DatasetLayout.provenance(of: id), default: ""] += String(decoding: line, as: UTF8.self) + "\n"
         }
         for (path, lines) in provenance.sorted(by: { $0.key < $1.key }) {
             try repository.append(lines, to: path)
@@ -205,7 +205,7 @@ public final class Committer: Service {
     }
 
     /// Brings the ledger up to date with HEAD (a crash may have come between a commit and its
-    /// ledger record), moves a dataset made before the sharded layout into it, and loads the
+    /// ledger record), moves a dataset made in an older layout into the current one, and loads the
     /// rows as committed, rows merged in from elsewhere included. Where the files disagree with
     /// the votes the ledger committed — a union merge brought back a row this ledger retracted —
     /// a commit puts the ledger's votes back.
@@ -216,8 +216,8 @@ public final class Committer: Service {
             let head = try await repository.git.run(["rev-parse", "HEAD"]).trimmingWhitespace()
             try ledger.markCommitted(images: images, voteEvents: voteEvents, commitSHA: head)
         }
-        if let moved = try await repository.moveToShardedLayout() {
-            logger.notice("moved the dataset to the sharded layout (see docs/dataset.md)", metadata: ["commit": "\(moved.prefix(12))"])
+        if let moved = try await repository.moveToCurrentLayout() {
+            logger.notice("moved the dataset to the current layout (see docs/dataset.md)", metadata: ["commit": "\(moved.prefix(12))"])
         }
         let started = ContinuousClock.now
         var loaded = try TrainingShards(files: try await DatasetLayout.trainFiles(at: "HEAD", repository.git))

@@ -5,11 +5,13 @@ import Foundation
 /// Where things are in the dataset repository — a contract, see docs/dataset.md.
 ///
 /// Everything is sharded by the image id's first two hex digits (``ImageID/shard``), as git
-/// shards its own objects: `images/<shard>/<id>.png`, the votes' rows in
-/// `annotations/train/<shard>.csv` and the images' provenance in
-/// `annotations/images/<shard>.jsonl`. A commit then rewrites one folder's listing and one or two
-/// files of a 256th of the dataset each, whatever the dataset's size. `drover export --format
-/// seed-csv` writes the single `annotations/train.csv` that the seed tutorial's readers load.
+/// shards its own objects: `images/<shard>/<id>.png` and the votes' rows in
+/// `annotations/train/<shard>.csv`. The images' provenance, a few hundred bytes an image, is
+/// sharded once more, by the id's first three hex digits:
+/// `annotations/images/<shard>/<first three>.jsonl`. A commit then rewrites one folder's listing
+/// and a 256th (rows) or a 4,096th (provenance) of the dataset's files, whatever its size.
+/// `drover export --format seed-csv` writes the single `annotations/train.csv` that the seed
+/// tutorial's readers load.
 public enum DatasetLayout {
     /// The folder of the rows' shards.
     public static let trainFolder = "annotations/train"
@@ -19,13 +21,23 @@ public enum DatasetLayout {
     /// The CSV file holding the rows of votes on images of `shard`.
     public static func trainCSV(_ shard: String) -> String { "\(trainFolder)/\(shard).csv" }
 
-    /// The JSON Lines file holding the provenance of images of `shard`.
-    public static func provenance(_ shard: String) -> String { "\(provenanceFolder)/\(shard).jsonl" }
+    /// The JSON Lines file holding the provenance of `image`, with that of every image whose id
+    /// starts with the same three hex digits.
+    public static func provenance(of image: ImageID) -> String {
+        "\(provenanceFolder)/\(image.shard)/\(image.rawValue.prefix(3)).jsonl"
+    }
 
     /// The one file of rows before the sharded layout (and what the seed-csv export writes).
     public static let unshardedTrainCSV = "annotations/train.csv"
     /// The one provenance file before the sharded layout.
     static let unshardedProvenance = "annotations/images.jsonl"
+    /// Whether a provenance file is where this layout puts it, `<shard>/<first three>.jsonl`,
+    /// rather than in an older place: `annotations/images.jsonl`, or `annotations/images/<shard>.jsonl`
+    /// (before provenance was sharded by three digits).
+    static func isCurrentProvenanceFile(_ path: String) -> Bool {
+        let parts = path.dropFirst(provenanceFolder.count + 1).split(separator: "/", omittingEmptySubsequences: false)
+        return path.hasPrefix(provenanceFolder + "/") && parts.count == 2 && parts[1].hasPrefix(parts[0])
+    }
 
     static let gitattributes = "annotations/**/*.csv merge=union\nannotations/**/*.jsonl merge=union\n*.png binary\n"
 

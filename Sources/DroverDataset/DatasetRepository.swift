@@ -155,58 +155,82 @@ public struct DatasetRepository: Sendable {
         try FileManager.default.createDirectory(atPath: String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]), withIntermediateDirectories: true)
     }
 
-    /// Moves a dataset made before the sharded ``DatasetLayout`` into it, in one commit that says
-    /// so: `images/<id>.png` to `images/<shard>/<id>.png`, the rows of `annotations/train.csv` to
-    /// `annotations/train/<shard>.csv` (each row's path updated, rows in their order) and the
-    /// lines of `annotations/images.jsonl` to `annotations/images/<shard>.jsonl` (each line's
-    /// bytes kept but its path). A crash halfway leaves HEAD as it was, and the next open
-    /// moves it again.
-    /// - Returns: the commit, or `nil` if the dataset is already sharded.
-    func moveToShardedLayout() async throws -> String? {
+    /// Moves a dataset made in an older layout into the current ``DatasetLayout``, in one commit
+    /// that says what moved: images from `images/<id>.png` to `images/<shard>/<id>.png`, the rows of
+    /// `annotations/train.csv` to `annotations/train/<shard>.csv` (each row's path updated, rows
+    /// in their order), and provenance lines from `annotations/images.jsonl` or
+    /// `annotations/images/<shard>.jsonl` to `annotations/images/<shard>/<first three>.jsonl`
+    /// (each line's bytes kept but its path). A crash halfway leaves HEAD as it was, and the
+    /// next open moves it again.
+    /// - Returns: the commit, or `nil` if the dataset is in the current layout already.
+    func moveToCurrentLayout() async throws -> String? {
         let fileManager = FileManager.default
-        guard let train = try FileIO.read(directory + "/" + DatasetLayout.unshardedTrainCSV) else { return nil }
+        let train = try FileIO.read(directory + "/" + DatasetLayout.unshardedTrainCSV)
+        let shardedProvenance = ((try? fileManager.contentsOfDirectory(atPath: directory + "/" + DatasetLayout.provenanceFolder)) ?? [])
+            .filter { $0.hasSuffix(".jsonl") }.map { DatasetLayout.provenanceFolder + "/" + $0 }
+        let oldProvenance = ([DatasetLayout.unshardedProvenance] + shardedProvenance.sorted()).filter { fileManager.fileExists(atPath: directory + "/" + $0) }
+        guard train != nil || !oldProvenance.isEmpty else { return nil }
         var images = 0
-        for name in try fileManager.contentsOfDirectory(atPath: directory + "/images") where name.hasSuffix(".png") {
-            guard let id = ImageID(validating: name.dropLast(".png".count)) else { continue }
-            try fileManager.createDirectory(atPath: directory + "/images/" + id.shard, withIntermediateDirectories: true)
-            try fileManager.moveItem(atPath: directory + "/images/" + name, toPath: directory + "/" + id.datasetPath)
-            images += 1
-        }
-        let rows = try SeedRow.rows(in: String(decoding: train, as: UTF8.self))
-        var rowShards: [String: [[String]]] = [:]
-        for row in rows {
-            guard let id = row.imageID else {
-                throw ExportError("\(DatasetLayout.unshardedTrainCSV) line \(row.line): path \"\(row.path)\" is not images/<id>.png")
+        var rowCount = 0
+        var body: [String] = []
+        if let train {
+            for name in try fileManager.contentsOfDirectory(atPath: directory + "/images") where name.hasSuffix(".png") {
+                guard let id = ImageID(validating: name.dropLast(".png".count)) else { continue }
+                try fileManager.createDirectory(atPath: directory + "/images/" + id.shard, withIntermediateDirectories: true)
+                try fileManager.moveItem(atPath: directory + "/images/" + name, toPath: directory + "/" + id.datasetPath)
+                images += 1
             }
-            var fields = row.fields
-            fields[1] = id.datasetPath
-            rowShards[DatasetLayout.trainCSV(id.shard), default: []].append(fields)
+            let rows = try SeedRow.rows(in: String(decoding: train, as: UTF8.self))
+            var rowShards: [String: [[String]]] = [:]
+            for row in rows {
+                guard let id = row.imageID else {
+                    throw ExportError("\(DatasetLayout.unshardedTrainCSV) line \(row.line): path \"\(row.path)\" is not images/<id>.png")
+                }
+                var fields = row.fields
+                fields[1] = id.datasetPath
+                rowShards[DatasetLayout.trainCSV(id.shard), default: []].append(fields)
+            }
+            for (path, rows) in rowShards { try write(Data(CSV.document(header: TrainingRow.columns, rows: rows).utf8), to: path) }
+            try fileManager.removeItem(atPath: directory + "/" + DatasetLayout.unshardedTrainCSV)
+            rowCount = rows.count
+            body.append("""
+                Images move from images/<id>.png to images/<shard>/<id>.png and the rows of
+                \(DatasetLayout.unshardedTrainCSV) to \(DatasetLayout.trainFolder)/<shard>.csv, where <shard> is the
+                first two hex digits of the image id; each row's path names the image's new place.
+                `drover export --format seed-csv` writes the single train.csv.
+                """)
         }
-        for (path, rows) in rowShards { try write(Data(CSV.document(header: TrainingRow.columns, rows: rows).utf8), to: path) }
-        let provenance = String(decoding: try FileIO.read(directory + "/" + DatasetLayout.unshardedProvenance) ?? [], as: UTF8.self)
-        var provenanceShards: [String: String] = [:]
-        for line in provenance.split(separator: "\n") {
-            guard let start = line.range(of: #""id":""#)?.upperBound,
-                  let id = ImageID(validating: line[start...].prefix(16))
-            else { throw ExportError("\(DatasetLayout.unshardedProvenance): a line names no image id: \(line.prefix(80))") }
-            let moved = line.replacingOccurrences(of: #""path":"images/\#(id).png""#, with: #""path":"\#(id.datasetPath)""#)
-            provenanceShards[DatasetLayout.provenance(id.shard), default: ""] += moved + "\n"
+        var provenanceLines = 0
+        if !oldProvenance.isEmpty {
+            var provenance: [String: String] = [:]
+            for path in oldProvenance {
+                for line in String(decoding: try FileIO.read(directory + "/" + path) ?? [], as: UTF8.self).split(separator: "\n") {
+                    guard let start = line.range(of: #""id":""#)?.upperBound, let id = ImageID(validating: line[start...].prefix(16)) else {
+                        throw ExportError("\(path): a line names no image id: \(line.prefix(80))")
+                    }
+                    let moved = line.replacingOccurrences(of: #""path":"images/\#(id).png""#, with: #""path":"\#(id.datasetPath)""#)
+                    provenance[DatasetLayout.provenance(of: id), default: ""] += moved + "\n"
+                    provenanceLines += 1
+                }
+                try fileManager.removeItem(atPath: directory + "/" + path)
+            }
+            for (path, lines) in provenance { try append(lines, to: path) }
+            body.append("""
+                The images' provenance moves from \(oldProvenance.count == 1 ? oldProvenance[0] : "\(DatasetLayout.provenanceFolder)/<shard>.jsonl")
+                to \(DatasetLayout.provenanceFolder)/<shard>/<first three>.jsonl (the first three hex digits of the
+                image id), each line as it was but its path.
+                """)
         }
-        for (path, lines) in provenanceShards { try write(Data(lines.utf8), to: path) }
-        for old in [DatasetLayout.unshardedTrainCSV, DatasetLayout.unshardedProvenance] { try? fileManager.removeItem(atPath: directory + "/" + old) }
         try write(Data(DatasetLayout.gitattributes.utf8), to: ".gitattributes")
         try await git.run(["add", "-A", "--", ".gitattributes", "images", "annotations"])
         let message = """
-            Move the dataset to the sharded layout
+            Move the dataset to the current layout
 
-            Images move from images/<id>.png to images/<shard>/<id>.png, the rows of
-            \(DatasetLayout.unshardedTrainCSV) to \(DatasetLayout.trainFolder)/<shard>.csv and the lines of
-            \(DatasetLayout.unshardedProvenance) to \(DatasetLayout.provenanceFolder)/<shard>.jsonl, where
-            <shard> is the first two hex digits of the image id: a commit now rewrites a 256th of
-            the dataset's listing, not all of it. Each row's path names the image's new place.
-            `drover export --format seed-csv` writes the single train.csv.
+            \(body.joined(separator: "\n\n"))
 
-            \(images) images and \(rows.count) rows moved.
+            A commit now rewrites a small part of the dataset's listing and files, not all of it.
+
+            \(images) images, \(rowCount) rows and \(provenanceLines) provenance lines moved.
 
             """
         try await git.run(["commit", "-q", "--no-verify", "-F", "-"], input: message)

@@ -67,9 +67,9 @@ import Testing
         let image = try #require(try fixture.addImages(prompt: "one more ox", count: 1).first)
         try await fixture.committer.commitAll()
         let written = try looseObjects().subtracting(before)
-        // The image, its shard's provenance file, the commit, and the trees of the root,
-        // images/, images/<shard>/, annotations/, annotations/images/.
-        #expect(written.count == 8, "\(written.count) objects for one image in \(image.shard)")
+        // The image, its provenance file, the commit, and the trees of the root, images/,
+        // images/<shard>/, annotations/, annotations/images/, annotations/images/<shard>/.
+        #expect(written.count == 9, "\(written.count) objects for one image in \(image.shard)")
         #expect(try await fixture.git.run(["fsck", "--strict"]).isEmpty)
     }
 

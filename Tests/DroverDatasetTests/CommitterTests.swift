@@ -162,7 +162,7 @@ struct DatasetFixture {
         try await fixture.committer.commitAll()
         let committedPNG = try await fixture.git.run(["show", "HEAD:\(datasetPath(images[1]))"])
         #expect(ImageID(pngBytes: Array(committedPNG.utf8)) == images[1])
-        let lines = try await fixture.git.run(["show", "HEAD:\(DatasetLayout.provenance(images[1].shard))"]).split(separator: "\n")
+        let lines = try await fixture.git.run(["show", "HEAD:\(DatasetLayout.provenance(of: images[1]))"]).split(separator: "\n")
         #expect(try await fixture.git.committedProvenance().count == 2)
         let provenance = try JSONDecoder().decode(ImageProvenance.self, from: Data(try #require(lines.last).utf8))
         #expect(provenance.id == images[1])

@@ -166,11 +166,11 @@ class Drover(Worker):
                 if line.startswith("images/") and line.endswith(".png")}
 
     def provenance(self) -> Dict[str, dict]:
-        """``annotations/images/<shard>.jsonl`` of the dataset's working tree, by image id."""
+        """``annotations/images/<shard>/<first three>.jsonl`` of the dataset's working tree, by image id."""
         folder = os.path.join(self.data_dir, "dataset", "annotations", "images")
         rows = {}
-        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-            with open(os.path.join(folder, name), encoding="utf-8") as f:
+        for path in sorted(glob.glob(os.path.join(folder, "*", "*.jsonl"))):
+            with open(path, encoding="utf-8") as f:
                 rows.update({row["id"]: row for row in map(json.loads, f) if row})
         return rows
 
