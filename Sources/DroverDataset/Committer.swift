@@ -176,7 +176,9 @@ public final class Committer: Service {
             // Changed in place: applying a change twice (a retry after a failed commit) gives the
             // same rows, and a failure reloads the tables from HEAD anyway (`recover()`).
             let files = Set(changes.votes.map { TrainingShards.path(of: $0.event.imageID) }).sorted()
-            let documents = table.withLock { table in
+            let documents = try table.withLock { table in
+                // A file not loaded yet is as HEAD has it in the working tree: only this committer writes there.
+                for path in files where !table.isLoaded(path) { try table.load(path, document: repository.read(path)) }
                 for change in changes.votes { table.apply(change) }
                 return files.map { table.csv(of: $0) }
             }
@@ -186,7 +188,9 @@ public final class Committer: Service {
         let written = ContinuousClock.now
         let sha = try await repository.commit(paths: paths, message: CommitMessage.make(for: changes, changeSet: batch.changeSet))
         let committed = ContinuousClock.now
-        try ledger.markCommitted(images: changes.images.map(\.image.id), voteEvents: changes.votes.compactMap(\.event.id), commitSHA: sha)
+        try ledger.markCommitted(
+            images: changes.images.map(\.image.id), voteEvents: changes.votes.compactMap(\.event.id), commitSHA: sha, isLastCommit: true
+        )
         state.withLock {
             $0.lastCommit = sha
             $0.commits += 1
@@ -205,38 +209,50 @@ public final class Committer: Service {
     }
 
     /// Brings the ledger up to date with HEAD (a crash may have come between a commit and its
-    /// ledger record), moves a dataset made in an older layout into the current one, and loads the
-    /// rows as committed, rows merged in from elsewhere included. Where the files disagree with
-    /// the votes the ledger committed — a union merge brought back a row this ledger retracted —
-    /// a commit puts the ledger's votes back.
+    /// ledger record), moves a dataset made in an older layout into the current one, and makes
+    /// sure the rows agree with the ledger. When HEAD is the commit this committer made last
+    /// (``Ledger/lastCommit()``), they do, and each rows file is read when a vote first changes
+    /// it. Otherwise — a merge, a commit made by hand, a reset — every row is loaded, rows merged
+    /// in from elsewhere included, and where the files disagree with the votes the ledger
+    /// committed (a union merge brought back a row this ledger retracted) a commit puts the
+    /// ledger's votes back.
     func reconcile() async throws {
         repository.reload()
         let (images, voteEvents) = CommitMessage.parseTrailers(try await repository.headMessage())
         if !images.isEmpty || !voteEvents.isEmpty {
-            let head = try await repository.git.run(["rev-parse", "HEAD"]).trimmingWhitespace()
-            try ledger.markCommitted(images: images, voteEvents: voteEvents, commitSHA: head)
+            try ledger.markCommitted(images: images, voteEvents: voteEvents, commitSHA: try await repository.head())
         }
         if let moved = try await repository.moveToCurrentLayout() {
             logger.notice("moved the dataset to the current layout (see docs/dataset.md)", metadata: ["commit": "\(moved.prefix(12))"])
         }
         let started = ContinuousClock.now
-        var loaded = try TrainingShards(files: try await DatasetLayout.trainFiles(at: "HEAD", repository.git))
-        let rowsLoaded = ContinuousClock.now
-        let committedVotes = try ledger.committedVoteChanges()
-        let votesLoaded = ContinuousClock.now
-        let (repairs, files) = loaded.conform(to: committedVotes)
-        if !repairs.isEmpty {
-            for path in files { try repository.write(loaded.csv(of: path), to: path) }
-            let sha = try await repository.commit(paths: files, message: CommitMessage.repair(repairs))
-            logger.notice("the rows disagreed with the ledger (after a merge?); repaired", metadata: ["commit": "\(sha.prefix(12))", "rows": "\(repairs.count)"])
+        var head = try await repository.head()
+        var timings: Logger.Metadata = [:]
+        if try ledger.lastCommit() == head {
+            table.withLock { $0 = TrainingShards() }
+            timings["rows"] = "read as votes change them"
+        } else {
+            var loaded = try TrainingShards(files: try await DatasetLayout.trainFiles(at: "HEAD", repository.git))
+            let rowsLoaded = ContinuousClock.now
+            let committedVotes = try ledger.committedVoteChanges()
+            let votesLoaded = ContinuousClock.now
+            let (repairs, files) = loaded.conform(to: committedVotes)
+            if !repairs.isEmpty {
+                for path in files { try repository.write(loaded.csv(of: path), to: path) }
+                head = try await repository.commit(paths: files, message: CommitMessage.repair(repairs))
+                logger.notice("the rows disagreed with the ledger (after a merge?); repaired", metadata: ["commit": "\(head.prefix(12))", "rows": "\(repairs.count)"])
+            }
+            try ledger.markCommitted(images: [], voteEvents: [], commitSHA: head, isLastCommit: true)
+            table.withLock { $0 = loaded }
+            timings = [
+                "rows": "\(loaded.count)", "rows_ms": "\((rowsLoaded - started).milliseconds)", "votes_ms": "\((votesLoaded - rowsLoaded).milliseconds)",
+                "conform_ms": "\((ContinuousClock.now - votesLoaded).milliseconds)",
+            ]
         }
-        table.withLock { $0 = loaded }
-        let conformed = ContinuousClock.now
+        let filesStarted = ContinuousClock.now
         try await repository.loadHead()
-        logger.info("loaded the dataset as committed", metadata: [
-            "rows": "\(loaded.count)", "rows_ms": "\((rowsLoaded - started).milliseconds)", "votes_ms": "\((votesLoaded - rowsLoaded).milliseconds)",
-            "conform_ms": "\((conformed - votesLoaded).milliseconds)", "files_ms": "\((ContinuousClock.now - conformed).milliseconds)",
-        ])
+        timings["files_ms"] = "\((ContinuousClock.now - filesStarted).milliseconds)"
+        logger.info("loaded the dataset as committed", metadata: timings)
     }
 
     /// After a failed commit: the working tree back to HEAD and the state reloaded from it, so

@@ -77,6 +77,16 @@ public struct DatasetRepository: Sendable {
         writer?.reset()
     }
 
+    /// The hash of the commit at HEAD.
+    func head() async throws -> String {
+        try await git.run(["rev-parse", "HEAD"]).trimmingWhitespace()
+    }
+
+    /// A file of the working tree, `nil` if there is none.
+    func read(_ path: String) throws -> String? {
+        try FileIO.read(directory + "/" + path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// The full message of the commit at HEAD.
     public func headMessage() async throws -> String {
         try await git.run(["log", "-1", "--format=%B"])
@@ -235,7 +245,7 @@ public struct DatasetRepository: Sendable {
             """
         try await git.run(["commit", "-q", "--no-verify", "-F", "-"], input: message)
         writer?.reset()
-        return try await git.run(["rev-parse", "HEAD"]).trimmingWhitespace()
+        return try await head()
     }
 }
 

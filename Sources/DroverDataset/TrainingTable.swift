@@ -147,8 +147,9 @@ struct TrainingTable {
     }
 }
 
-/// The rows of every `annotations/train/<shard>.csv` (``DatasetLayout``): one ``TrainingTable``
-/// per file, so that a vote rewrites one 256th of the rows.
+/// The rows of the `annotations/train/<shard>.csv` files (``DatasetLayout``): one
+/// ``TrainingTable`` per file, so that a vote rewrites one 256th of the rows. Holds every file, or
+/// (after a start that could skip reading them) those loaded as votes first changed them.
 struct TrainingShards {
     /// The tables by file path.
     private var tables: [String: TrainingTable] = [:]
@@ -161,12 +162,19 @@ struct TrainingShards {
     /// The rows of the files, by path.
     /// - Throws: ``ExportError`` naming the file, if one is not a seed CSV.
     init(files: [(path: String, content: String)]) throws {
-        for file in files {
-            do {
-                tables[file.path] = try TrainingTable(csv: file.content)
-            } catch {
-                throw ExportError("\(file.path): \(error.description)")
-            }
+        for file in files { try load(file.path, document: file.content) }
+    }
+
+    /// Whether the rows of the file at `path` are here.
+    func isLoaded(_ path: String) -> Bool { tables[path] != nil }
+
+    /// Takes the rows of the file at `path` from its document (`nil`: there is no such file, so no rows).
+    /// - Throws: ``ExportError`` naming the file, if it is not a seed CSV.
+    mutating func load(_ path: String, document: String?) throws {
+        do {
+            tables[path] = try document.map { document throws(CSV.ParseError) in try TrainingTable(csv: document) } ?? TrainingTable()
+        } catch {
+            throw ExportError("\(path): \(error.description)")
         }
     }
 

@@ -40,11 +40,27 @@ extension Ledger {
     }
 
     /// Records that `commitSHA` holds these changes.
-    public func markCommitted(images: [ImageID], voteEvents: [Int64], commitSHA: String) throws {
+    /// - Parameter isLastCommit: also record it as the committer's last commit (``lastCommit()``):
+    ///   one made, or checked, from rows that agree with every vote event the ledger records as
+    ///   committed. A commit found at start whose record a crash prevented is not: its rows are
+    ///   checked first.
+    public func markCommitted(images: [ImageID], voteEvents: [Int64], commitSHA: String, isLastCommit: Bool = false) throws {
         try database.write { db in
             try ImageRecord.filter(keys: images).updateAll(db, Column("commitSHA").set(to: commitSHA))
             try VoteEventRecord.filter(keys: voteEvents).updateAll(db, Column("commitSHA").set(to: commitSHA))
+            if isLastCommit {
+                try db.execute(sql: """
+                    INSERT INTO committerState (id, lastCommit) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET lastCommit = excluded.lastCommit
+                    """, arguments: [commitSHA])
+            }
         }
+    }
+
+    /// The commit ``markCommitted(images:voteEvents:commitSHA:isLastCommit:)`` recorded as the last one. When the
+    /// dataset's HEAD is still this commit, its rows agree with the ledger and need no checking
+    /// at start.
+    public func lastCommit() throws -> String? {
+        try database.read { db in try String.fetchOne(db, sql: "SELECT lastCommit FROM committerState WHERE id = 1") }
     }
 
     private static func imageChanges(_ db: Database, filter: String, limit: Int) throws -> [ImageChange] {

@@ -370,6 +370,11 @@ enum LedgerSchema {
                 END;
                 """)
         }
+        migrator.registerMigration("v11: the committer's last commit") { db in
+            // One row: the commit the committer made (or checked) last. A start whose HEAD is
+            // still that commit skips reading every row and every committed vote to compare them.
+            try db.execute(sql: "CREATE TABLE committerState (id INTEGER PRIMARY KEY CHECK (id = 1), lastCommit TEXT NOT NULL)")
+        }
         return migrator
     }
 }

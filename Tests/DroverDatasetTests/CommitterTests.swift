@@ -219,6 +219,25 @@ struct DatasetFixture {
         try await restarted.commitAll()
         #expect(try await fixture.committedRows() == ["\(datasetPath(image)),Approve,r1", "\(datasetPath(image)),Disapprove,r2"])
     }
+
+    /// A start whose HEAD is not the committer's last commit — here the branch was reset by hand
+    /// to an older one — compares every row with the ledger, and puts back the votes it lacks.
+    @Test func aStartAfterAResetByHandPutsBackTheVotesTheBranchLost() async throws {
+        let fixture = try await DatasetFixture()
+        defer { fixture.directory.remove() }
+        try await fixture.committer.reconcile()
+        let image = try #require(try fixture.addImages(prompt: "an ox", count: 1).first)
+        try fixture.vote(.up, by: "r1", on: image)
+        try await fixture.committer.commitAll()
+        try fixture.vote(.down, by: "r2", on: image)
+        try await fixture.committer.commitAll()
+        try await fixture.git.run(["reset", "-q", "--hard", "HEAD~1"])
+        let restarted = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), logger: testLogger)
+        try await restarted.reconcile()
+        #expect(try await fixture.subjects().first == "Reconcile the rows with the ledger: 1 row")
+        #expect(try await fixture.committedRows() == ["\(datasetPath(image)),Approve,r1", "\(datasetPath(image)),Disapprove,r2"])
+        #expect(try fixture.ledger.lastCommit() == (try await fixture.git.run(["rev-parse", "HEAD"]).trimmingWhitespace()))
+    }
 }
 
 /// `open` once the dataset lock of a repository just dropped is free: a process that another test
