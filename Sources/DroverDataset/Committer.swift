@@ -21,6 +21,9 @@ public final class Committer: Service {
         public var lastCommit: String?
         public var commits: Int
         public var lastError: String?
+        /// Whether it is loading the dataset as committed (at start, or after a failed commit):
+        /// commits wait meanwhile; votes are recorded as ever.
+        public var loading: Bool
     }
 
     private let ledger: Ledger
@@ -36,7 +39,7 @@ public final class Committer: Service {
     private let logger: Logger
     /// The background `git repack` in progress, if any.
     private let packing = Mutex<Task<Void, Never>?>(nil)
-    private let state = Mutex(Status(lastCommit: nil, commits: 0, lastError: nil))
+    private let state = Mutex(Status(lastCommit: nil, commits: 0, lastError: nil, loading: true))
     /// The rows the `annotations/train/` files hold at the last commit; only the committer's own
     /// task touches them.
     private let table = Mutex(TrainingShards())
@@ -217,6 +220,8 @@ public final class Committer: Service {
     /// committed (a union merge brought back a row this ledger retracted) a commit puts the
     /// ledger's votes back.
     func reconcile() async throws {
+        state.withLock { $0.loading = true }
+        defer { state.withLock { $0.loading = false } }
         repository.reload()
         let (images, voteEvents) = CommitMessage.parseTrailers(try await repository.headMessage())
         if !images.isEmpty || !voteEvents.isEmpty {

@@ -7,23 +7,29 @@ import Foundation
 /// index without asking git; `git status` then finds the working tree clean without reading a
 /// file, as after `git add`.
 struct IndexEntries {
+    /// A file as `.git/index` (version 2) stores it: 40 bytes of stat data (ctime, mtime, dev,
+    /// ino, mode, uid, gid, size; 32 bits each, big-endian), then the 20-byte blob id.
     struct Entry {
-        /// The blob's id, 20 bytes.
-        var blob: [UInt8]
-        var stat: stat
+        var fields: [UInt8]
+        var blob: ArraySlice<UInt8> { fields[40..<60] }
     }
 
-    private var entries: [String: Entry] = [:]
+    private(set) var entries: [String: Entry] = [:]
     /// The paths, in git's order (bytewise).
-    private var paths: [String] = []
+    private(set) var paths: [String] = []
     /// Tree ids by directory (`""` for the root), dropped when something below them changes.
-    private var trees: [String: String] = [:]
+    private(set) var trees: [String: String] = [:]
 
-    /// The files of `commit` (`git ls-tree -r -t`), with the `stat` of each in the working tree:
-    /// the index after `git reset` to it; and its folders' trees, so that the next commit
-    /// rewrites only the trees above what it changes. Read from the commit rather than
-    /// `.git/index`, which ``CommitWriter`` writes only between commits.
+    /// The files of `commit` with their stat data, and its folders' trees (so that the next
+    /// commit rewrites only the trees above what it changes): the index after `git reset --hard`
+    /// to it. Read from `.git/index` when that holds exactly `commit`'s tree — as it does after
+    /// ``DatasetRepository``'s open, which resets the working tree — and from the commit
+    /// (`git ls-tree -r -t`, and the `stat` of each file) otherwise.
     static func load(_ git: Git, commit: String) async throws -> IndexEntries {
+        let tree = try await git.run(["rev-parse", "\(commit)^{tree}"]).trimmingWhitespace()
+        if let bytes = try FileIO.read(git.directory + "/.git/index"), let index = IndexEntries(indexFile: bytes, tree: tree) {
+            return index
+        }
         var index = IndexEntries()
         for record in try await git.run(["ls-tree", "-r", "-t", "-z", "--full-tree", commit], outputLimit: 1 << 30).split(separator: "\0") {
             // <mode> SP <type> SP <object> TAB <path>
@@ -38,10 +44,62 @@ struct IndexEntries {
             }
             let path = String(record[record.index(after: tab)...])
             index.paths.append(path)
-            index.entries[path] = Entry(blob: blob, stat: try Self.stat(git.directory + "/" + path))
+            index.entries[path] = try Entry(stat: git.directory + "/" + path, blob: blob)
         }
         index.paths.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         return index
+    }
+
+    private init() {}
+
+    /// The entries of a `.git/index` file (version 2, regular files only, its checksum right)
+    /// whose cached tree (the `TREE` extension git writes on `reset --hard` and `commit`) says
+    /// it holds `tree`; `nil` for any other.
+    init?(indexFile bytes: [UInt8], tree: String) {
+        func uint32(_ offset: Int) -> Int { bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) } }
+        guard bytes.count >= 32, bytes.starts(with: Array("DIRC".utf8)), uint32(4) == 2,
+              Array(Insecure.SHA1.hash(data: bytes[..<(bytes.count - 20)])) == Array(bytes[(bytes.count - 20)...])
+        else { return nil }
+        let end = bytes.count - 20
+        var offset = 12
+        paths.reserveCapacity(uint32(8))
+        entries.reserveCapacity(uint32(8))
+        for _ in 0..<uint32(8) {
+            // 60 bytes of fields, 2 of flags (stage and extended bits clear), the name, NULs to a multiple of 8.
+            guard offset + 62 <= end, uint32(offset + 24) == 0o100644, bytes[offset + 60] & 0xF0 == 0 else { return nil }
+            let nameStart = offset + 62
+            guard let nameEnd = bytes[nameStart..<end].firstIndex(of: 0) else { return nil }
+            let path = String(decoding: bytes[nameStart..<nameEnd], as: UTF8.self)
+            paths.append(path)
+            entries[path] = Entry(fields: Array(bytes[offset..<offset + 60]))
+            offset += (62 + nameEnd - nameStart + 8) & ~7
+        }
+        // Extensions: a 4-byte signature, a 4-byte size, the data.
+        while offset + 8 <= end, !bytes[offset..<offset + 4].elementsEqual("TREE".utf8) {
+            offset += 8 + uint32(offset + 4)
+        }
+        guard offset + 8 <= end else { return nil }
+        // Each directory, depth first: its name (relative), NUL, entry count (-1: not known), space,
+        // subtree count, newline, and its tree id when known.
+        var position = offset + 8
+        let treeEnd = min(end, position + uint32(offset + 4))
+        func directory(_ parent: String?) -> Bool {
+            guard let nul = bytes[position..<treeEnd].firstIndex(of: 0),
+                  let newline = bytes[nul..<treeEnd].firstIndex(of: UInt8(ascii: "\n"))
+            else { return false }
+            let name = String(decoding: bytes[position..<nul], as: UTF8.self)
+            let path = parent.map { $0.isEmpty ? name : $0 + "/" + name } ?? ""
+            let counts = String(decoding: bytes[(nul + 1)..<newline], as: UTF8.self).split(separator: " ").compactMap { Int($0) }
+            guard counts.count == 2 else { return false }
+            position = newline + 1
+            if counts[0] >= 0 {
+                guard position + 20 <= treeEnd else { return false }
+                trees[path] = Hex.encode(bytes[position..<position + 20])
+                position += 20
+            }
+            return (0..<counts[1]).allSatisfy { _ in directory(path) }
+        }
+        guard directory(nil), trees[""] == tree else { return nil }
     }
 
     /// Records that the file at `path` (as in the working tree now) holds `blob`.
@@ -51,7 +109,7 @@ struct IndexEntries {
             let position = paths.partitioningIndex { !$0.utf8.lexicographicallyPrecedes(path.utf8) }
             paths.insert(path, at: position)
         }
-        entries[path] = Entry(blob: id, stat: try Self.stat(directory + "/" + path))
+        entries[path] = try Entry(stat: directory + "/" + path, blob: id)
         var folder = Substring(path)
         while let slash = folder.lastIndex(of: "/") {
             folder = folder[..<slash]
@@ -77,14 +135,7 @@ struct IndexEntries {
         Self.append32(UInt32(paths.count), to: &out)
         for path in paths {
             guard let entry = entries[path] else { continue }
-            let s = entry.stat
-            for value in [s.st_ctim.tv_sec, s.st_ctim.tv_nsec, s.st_mtim.tv_sec, s.st_mtim.tv_nsec] {
-                Self.append32(UInt32(truncatingIfNeeded: value), to: &out)
-            }
-            for value in [UInt64(s.st_dev), UInt64(s.st_ino)] { Self.append32(UInt32(truncatingIfNeeded: value), to: &out) }
-            Self.append32(0o100644, to: &out)
-            for value in [UInt64(s.st_uid), UInt64(s.st_gid), UInt64(s.st_size)] { Self.append32(UInt32(truncatingIfNeeded: value), to: &out) }
-            out += entry.blob
+            out += entry.fields
             let name = Array(path.utf8)
             out += [UInt8(min(name.count, 0xFFF) >> 8), UInt8(min(name.count, 0xFFF) & 0xFF)]
             out += name
@@ -122,7 +173,7 @@ struct IndexEntries {
                 items.append((String(name[..<slash]), String(name[..<slash]) + "/", "40000", Hex.decode(id) ?? []))
                 rest = rest.dropFirst(inside.count)
             } else {
-                items.append((String(name), String(name), "100644", entries[first]?.blob ?? []))
+                items.append((String(name), String(name), "100644", entries[first].map { Array($0.blob) } ?? []))
                 rest = rest.dropFirst()
             }
         }
@@ -133,12 +184,6 @@ struct IndexEntries {
         stored += written
         trees[key] = id
         return id
-    }
-
-    private static func stat(_ path: String) throws -> stat {
-        var result = Foundation.stat()
-        guard lstat(path, &result) == 0 else { throw GitWriteError("cannot stat \(path)") }
-        return result
     }
 
     private static func append32(_ value: UInt32, to out: inout [UInt8]) {
@@ -163,5 +208,25 @@ extension Collection {
             }
         }
         return low
+    }
+}
+
+extension IndexEntries.Entry {
+    /// The entry of the file at `path` (absolute) as it is now, holding `blob`.
+    init(stat path: String, blob: [UInt8]) throws {
+        var s = Foundation.stat()
+        guard lstat(path, &s) == 0 else { throw GitWriteError("cannot stat \(path)") }
+        var fields: [UInt8] = []
+        fields.reserveCapacity(60)
+        let values = [
+            Int64(s.st_ctim.tv_sec), Int64(s.st_ctim.tv_nsec), Int64(s.st_mtim.tv_sec), Int64(s.st_mtim.tv_nsec),
+            Int64(truncatingIfNeeded: s.st_dev), Int64(truncatingIfNeeded: s.st_ino), 0o100644,
+            Int64(s.st_uid), Int64(s.st_gid), Int64(s.st_size),
+        ]
+        for value in values {
+            let word = UInt32(truncatingIfNeeded: value)
+            fields += [UInt8(word >> 24), UInt8(word >> 16 & 0xFF), UInt8(word >> 8 & 0xFF), UInt8(word & 0xFF)]
+        }
+        self.fields = fields + blob
     }
 }

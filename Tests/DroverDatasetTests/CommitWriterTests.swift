@@ -73,6 +73,45 @@ import Testing
         #expect(try await fixture.git.run(["fsck", "--strict"]).isEmpty)
     }
 
+    /// After an open (which resets the working tree), the file list comes from `.git/index` as
+    /// git wrote it: the same files, blobs and folder trees as the commit has; an index of any
+    /// other tree, or a damaged one, is not taken.
+    @Test func aStartReadsTheFileListFromTheIndexGitWrote() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        do {
+            let fixture = try await DatasetFixture(at: directory)
+            try await fixture.committer.reconcile()
+            let images = try fixture.addImages(prompt: "an ox", count: 60)
+            for image in images.prefix(10) { try fixture.vote(.up, by: "r1", on: image) }
+            try await fixture.committer.commitAll()
+        }
+        let reopened = try await whenUnlocked { try await DatasetFixture(at: directory) }
+        let git = reopened.git
+        let bytes = try #require(try FileIO.read(reopened.repository.directory + "/.git/index"))
+        let tree = try await git.run(["rev-parse", "HEAD^{tree}"]).trimmingWhitespace()
+        let index = try #require(IndexEntries(indexFile: bytes, tree: tree))
+        let files = try await git.run(["ls-tree", "-r", "-z", "HEAD"]).split(separator: "\0").map { $0.split(separator: "\t") }
+        #expect(index.paths == files.map { String($0[1]) } && index.paths.count > 120)
+        #expect(index.paths.map { Hex.encode(index.entries[$0]?.blob ?? []) } == files.map { String($0[0].split(separator: " ")[2]) })
+        let folders = try await git.run(["ls-tree", "-r", "-d", "-z", "HEAD"]).split(separator: "\0").map { $0.split(separator: "\t") }
+        #expect(index.trees == Dictionary(uniqueKeysWithValues: folders.map { (String($0[1]), String($0[0].split(separator: " ")[2])) } + [("", tree)]))
+
+        let parent = try await git.run(["rev-parse", "HEAD~1^{tree}"]).trimmingWhitespace()
+        #expect(IndexEntries(indexFile: bytes, tree: parent) == nil, "an index of another tree")
+        var damaged = bytes
+        damaged[100] ^= 1
+        #expect(IndexEntries(indexFile: damaged, tree: tree) == nil, "a damaged index")
+
+        // The start takes it, and the next commit writes only what it changes, as git would.
+        try await reopened.committer.commitPending()
+        try await reopened.committer.commitAll()
+        _ = try reopened.addImages(prompt: "one more ox", count: 1)
+        try await reopened.committer.commitAll()
+        #expect(try await git.run(["status", "--porcelain"]).isEmpty)
+        #expect(try await git.run(["fsck", "--strict"]).isEmpty)
+    }
+
     @Test func looseObjectsArePackedInTheBackground() async throws {
         let (fixture, images) = try await DatasetFixture.withImages(count: 2)
         defer { fixture.directory.remove() }

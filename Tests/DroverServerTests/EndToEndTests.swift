@@ -92,6 +92,10 @@ import Testing
             let json = try health.json()
             #expect(json["status"] as? String == "ok")
             #expect((json["ledger"] as? [String: Any])?["inbox_depth"] as? Int == 0)
+            try await eventually("the committer has loaded the dataset") {
+                let dataset = try await client.execute(uri: "/healthz", method: .get).json()["dataset"] as? [String: Any]
+                return dataset?["loading"] as? Bool == false
+            }
             let versions = (json["generator"] as? [String: Any])?["versions"] as? [[String: Any]]
             #expect(versions?.map { $0["backend"] as? String } == ["procedural"] && versions?.first?["name"] as? String == "0-1")
             let page = try await client.execute(uri: "/", method: .get)

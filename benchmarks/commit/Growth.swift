@@ -22,17 +22,16 @@ enum GrowthRun {
         var imageCommit: Measurement
         /// Rewriting `.git/index`, which the service does when idle, not per commit.
         var indexWrite: Measurement
-        /// The committer's start on the dataset: reconciling with HEAD, loading the rows and
-        /// the file list, writing `.git/index` once (`drover serve` listens meanwhile; commits
-        /// wait for it).
-        var committerStartSeconds: Double
         /// Median bytes of new objects per image commit.
         var imageBytes: Int
         var voteCommit: Measurement
         var voteBytes: Int
         var exportSeconds: Double
         var ledgerBytes: Int
+        /// `drover serve` on the dataset: seconds until it listens, then until its committer has
+        /// loaded the dataset (commits wait for that, votes do not), and its resident memory then.
         var startupSeconds: Double
+        var loadedSeconds: Double
         var rssBytes: Int
         /// p50 / p99 milliseconds per route.
         var routes: [(route: String, latency: Measurement)]
@@ -47,7 +46,7 @@ enum GrowthRun {
 
     static func measure(images: Int, commits: Int, in directory: String) async throws -> Result {
         // The dataset is closed (its lock released) when `commitCosts` returns, before the server opens it.
-        let (imageCommit, imageBytes, voteCommit, voteBytes, indexWrite, committerStart) = try await commitCosts(images: images, commits: commits, in: directory)
+        let (imageCommit, imageBytes, voteCommit, voteBytes, indexWrite) = try await commitCosts(images: images, commits: commits, in: directory)
         let dataset = directory + "/dataset"
         let export = directory + "/export"
         let exportStarted = ContinuousClock.now
@@ -60,8 +59,8 @@ enum GrowthRun {
         }
         let startup = try await serveStartup(directory)
         return Result(
-            images: images, imageCommit: imageCommit, indexWrite: indexWrite, committerStartSeconds: committerStart, imageBytes: imageBytes, voteCommit: voteCommit, voteBytes: voteBytes,
-            exportSeconds: exportSeconds, ledgerBytes: ledgerBytes, startupSeconds: startup.seconds, rssBytes: startup.rss,
+            images: images, imageCommit: imageCommit, indexWrite: indexWrite, imageBytes: imageBytes, voteCommit: voteCommit, voteBytes: voteBytes,
+            exportSeconds: exportSeconds, ledgerBytes: ledgerBytes, startupSeconds: startup.seconds, loadedSeconds: startup.loaded, rssBytes: startup.rss,
             routes: try await routeLatencies(directory, requests: 50)
         )
     }
@@ -69,13 +68,11 @@ enum GrowthRun {
     /// The preloaded dataset packed, then `commits` image commits and vote commits, one change
     /// each, made as the service makes them: their latencies and the median bytes each adds; and
     /// after each vote commit, the idle time's rewrite of `.git/index`.
-    static func commitCosts(images: Int, commits: Int, in directory: String) async throws -> (Measurement, Int, Measurement, Int, Measurement, Double) {
+    static func commitCosts(images: Int, commits: Int, in directory: String) async throws -> (Measurement, Int, Measurement, Int, Measurement) {
         let (ledger, repository) = try await preload(images: images, in: directory)
         try await Git(directory: repository.directory).run(["gc", "-q"])
         let committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: Logger(label: "bench"))
-        let starting = ContinuousClock.now
-        try await committer.commitPending()  // loads the rows and the file list as committed
-        let committerStart = seconds(ContinuousClock.now - starting)
+        try await committer.commitPending()  // loads the file list as committed
         var imageTimes: [Duration] = [], imageBytes: [Int] = []
         var voteTimes: [Duration] = [], voteBytes: [Int] = [], indexTimes: [Duration] = []
         for k in 0..<commits {
@@ -100,7 +97,7 @@ enum GrowthRun {
         try await imageCommits.measureStore()
         return (
             imageCommits, median(imageBytes),
-            Measurement(voteTimes, repository: repository.directory), median(voteBytes), Measurement(indexTimes), committerStart
+            Measurement(voteTimes, repository: repository.directory), median(voteBytes), Measurement(indexTimes)
         )
     }
 
@@ -157,34 +154,43 @@ enum GrowthRun {
     }
 
     /// `drover serve`'s start-up, measured in a process of its own (this binary with
-    /// `--serve-startup DIR`): seconds from the start of `buildApplication` until it listens, and
-    /// its resident memory then.
-    static func serveStartup(_ directory: String) async throws -> (seconds: Double, rss: Int) {
+    /// `--serve-startup DIR`): seconds from the start of `buildApplication` until it listens and
+    /// until its committer has loaded the dataset, and its resident memory then.
+    static func serveStartup(_ directory: String) async throws -> (seconds: Double, loaded: Double, rss: Int) {
         let me = CommandLine.arguments[0]
         let executable = me.hasPrefix("/") ? me : FileManager.default.currentDirectoryPath + "/" + me
         let output = try await Command.run(executable, ["--serve-startup", directory], in: directory)
         let fields = output.split(separator: " ")
-        guard fields.count == 2, let seconds = Double(fields[0]), let rss = Int(fields[1].trimmingWhitespace()) else {
+        guard fields.count == 3, let seconds = Double(fields[0]), let loaded = Double(fields[1]), let rss = Int(fields[2].trimmingWhitespace()) else {
             throw BenchError("--serve-startup printed \(output)")
         }
-        return (seconds, rss)
+        return (seconds, loaded, rss)
     }
 
-    /// The child side of ``serveStartup(_:)``: builds and starts the server, prints
-    /// `<seconds> <VmRSS bytes>`, and exits.
+    /// The child side of ``serveStartup(_:)``: builds and starts the server, then waits until its
+    /// committer has loaded the dataset (`/healthz`: `dataset.loading` false); prints
+    /// `<seconds until it listens> <seconds until the committer is loaded> <VmRSS bytes then>`, and exits.
     static func reportStartup(_ directory: String) async throws -> Never {
         let started = ContinuousClock.now
         let configuration = try DroverConfiguration(environment: ["DROVER_DATA_DIR": directory, "DROVER_PORT": "0"])
-        let (running, signal) = AsyncStream.makeStream(of: Void.self)
-        let server = try await buildApplication(configuration, logger: Logger(label: "bench")) { _ in signal.yield() }
+        let (ports, signal) = AsyncStream.makeStream(of: Int.self)
+        let server = try await buildApplication(configuration, logger: Logger(label: "bench")) { signal.yield($0.localAddress?.port ?? 0) }
         let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [], logger: Logger(label: "bench")))
         Task { try await group.run() }
-        var iterator = running.makeAsyncIterator()
-        _ = await iterator.next()
-        let elapsed = seconds(ContinuousClock.now - started)
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw BenchError("the server did not start") }
+        let listening = seconds(ContinuousClock.now - started)
+        while true {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(60))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            let health = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
+            if (health?["dataset"] as? [String: Any])?["loading"] as? Bool == false { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let loaded = seconds(ContinuousClock.now - started)
         let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
         let rssKiB = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-        say("\(elapsed) \(rssKiB * 1_024)")
+        say("\(listening) \(loaded) \(rssKiB * 1_024)")
         exit(0)
     }
 
@@ -228,16 +234,16 @@ enum GrowthRun {
     static func table(_ results: [Result]) -> String {
         var out = "| images = rows | image commit p50 / p99 (ms) | bytes per image commit | vote commit p50 / p99 (ms) | bytes per vote commit | "
         out += "index rewrite when idle p50 (ms) | after gc: store ÷ data, store − data per image (B) | "
-        out += "export seed-csv (s) | ledger (MB) | serve start-up (s) | serve RSS (MB) | committer start (s) |\n"
-        out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        out += "export seed-csv (s) | ledger (MB) | serve: listening / committer loaded (s) | serve RSS then (MB) |\n"
+        out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for result in results {
             let store = result.imageCommit
             out += "| \(result.images.formatted()) | \(result.imageCommit.p50) / \(result.imageCommit.p99) | \(result.imageBytes.formatted()) | "
             out += "\(result.voteCommit.p50) / \(result.voteCommit.p99) | \(result.voteBytes.formatted()) | \(result.indexWrite.p50) | "
             out += String(format: "%.2f×, %.0f | ", Double(store.storeBytes) / Double(max(store.dataBytes, 1)), Double(store.storeBytes - store.dataBytes) / Double(result.images))
             out += String(
-                format: "%.2f | %.1f | %.2f | %.0f | %.1f |\n", result.exportSeconds, Double(result.ledgerBytes) / 1e6, result.startupSeconds,
-                Double(result.rssBytes) / 1e6, result.committerStartSeconds
+                format: "%.2f | %.1f | %.2f / %.2f | %.0f |\n", result.exportSeconds, Double(result.ledgerBytes) / 1e6, result.startupSeconds,
+                result.loadedSeconds, Double(result.rssBytes) / 1e6
             )
         }
         out += "\n| route: p50 / p99 (ms) at | " + results.map { "\($0.images.formatted()) images" }.joined(separator: " | ") + " |\n"

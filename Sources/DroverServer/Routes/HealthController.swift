@@ -33,6 +33,8 @@ struct HealthController {
         }
         struct Dataset: Encodable {
             var ok: Bool
+            /// The committer is loading the dataset (at start): commits wait; votes do not.
+            var loading: Bool
             var lastCommit: String?
             var commits: Int
             var error: String?
@@ -43,7 +45,7 @@ struct HealthController {
             /// makes Drover unready.
             var oxen: OxenMirror.Status?
             enum CodingKeys: String, CodingKey {
-                case ok, commits, error, push, oxen
+                case ok, loading, commits, error, push, oxen
                 case lastCommit = "last_commit"
             }
 
@@ -51,6 +53,7 @@ struct HealthController {
             func encode(to encoder: any Encoder) throws {
                 var container = encoder.container(keyedBy: CodingKeys.self)
                 try container.encode(ok, forKey: .ok)
+                try container.encode(loading, forKey: .loading)
                 try container.encode(lastCommit, forKey: .lastCommit)
                 try container.encode(commits, forKey: .commits)
                 try container.encode(error, forKey: .error)
@@ -111,7 +114,7 @@ struct HealthController {
         }
         let status = committer.status
         let dataset = Health.Dataset(
-            ok: status.lastError == nil, lastCommit: status.lastCommit, commits: status.commits, error: status.lastError, push: pusher?.status,
+            ok: status.lastError == nil, loading: status.loading, lastCommit: status.lastCommit, commits: status.commits, error: status.lastError, push: pusher?.status,
             oxen: oxen?.status
         )
         let state = generation.state
