@@ -39,7 +39,7 @@ struct LedgerFixture {
         #expect(try fixture.ledger.appliedMigrations() == [
             "v1: inbox, generations, images, votes", "v2: slack messages", "v3: change sets (reverts, imports)",
             "v4: reaction states, uncommitted images", "v5: inbox state checked without a temporary table",
-            "v6: oxen mirror", "v7: model versions", "v8: dashboard indexes", "v9: statistics totals", "v10: rater agreement totals", "v11: the committer's last commit",
+            "v6: oxen mirror", "v7: model versions", "v8: dashboard indexes", "v9: statistics totals", "v10: rater agreement totals", "v11: the committer's last commit", "v12: disputed images, newest first",
         ])
         let mode = try fixture.ledger.database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
@@ -59,7 +59,7 @@ struct LedgerFixture {
         defer { fixture.directory.remove() }
         _ = try fixture.vote(.up, by: "r1")
         let reopened = try Ledger(path: fixture.directory.path + "/drover.sqlite")
-        #expect(try reopened.appliedMigrations().count == 11)
+        #expect(try reopened.appliedMigrations().count == 12)
         #expect(try reopened.votes(on: fixture.images[0]).map(\.rating) == [.approve])
         #expect(try reopened.containsImage(fixture.images[0]))
     }

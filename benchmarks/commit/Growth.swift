@@ -183,7 +183,7 @@ enum GrowthRun {
         while true {
             let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(60))
             let body = try await response.body.collect(upTo: 1 << 20)
-            let health = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
+            let health = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
             if (health?["dataset"] as? [String: Any])?["loading"] as? Bool == false { break }
             try await Task.sleep(for: .milliseconds(20))
         }
