@@ -33,8 +33,10 @@ public struct DatasetRepository: Sendable {
 
     /// Opens the repository at `directory` for writing: takes the ``DatasetLock`` (so that there
     /// is only ever one writer), creates the repository with the empty layout and a first commit
-    /// if it does not exist, and puts its working tree back to the last commit (a crash may have
-    /// left files written but not committed, or a stale lock).
+    /// if it does not exist, and removes the lock files of git's a crash may have left. The
+    /// working tree is put back to the last commit by the committer's start
+    /// (``restoreWorkingTree()``), which takes seconds at a million files: the server listens
+    /// meanwhile.
     /// - Throws: ``DatasetLockedError`` if another process (or another value in this one) writes it.
     public static func open(at directory: String, commitMethod: CommitMethod = .objects) async throws -> DatasetRepository {
         let fileManager = FileManager.default
@@ -56,7 +58,6 @@ public struct DatasetRepository: Sendable {
             guard head == "ref: refs/heads/main\n" else {
                 throw DatasetBranchError(directory: directory, head: head.trimmingWhitespace())
             }
-            try await repository.restoreWorkingTree()
         }
         try? fileManager.removeItem(atPath: repository.retiredDirectory)
         try fileManager.createDirectory(atPath: repository.retiredDirectory, withIntermediateDirectories: true)
@@ -70,11 +71,6 @@ public struct DatasetRepository: Sendable {
         try await git.run(["reset", "-q", "--hard", "HEAD"])
         try await git.run(["clean", "-q", "-f", "-d", "--", "images", "annotations"])
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
-    }
-
-    /// Forgets what the commit writer loaded: HEAD may have moved (a merge made by hand).
-    func reload() {
-        writer?.reset()
     }
 
     /// The hash of the commit at HEAD.
@@ -115,7 +111,8 @@ public struct DatasetRepository: Sendable {
     /// Bytes of loose objects the committer wrote and git has not packed yet.
     var unpackedBytes: Int { writer?.unpackedBytes ?? 0 }
 
-    /// Packs the loose objects (`git repack -d`, and every 20 packs a full `git repack -a -d`),
+    /// Packs the loose objects (`git repack -d`, and every 20 packs a full `git repack -a -d`)
+    /// and adds the new commits to git's commit-graph file (whose dates the dashboard reads):
     /// what `gc --auto` does after `git commit`. Safe while commits go on: objects written
     /// meanwhile stay loose until the next time, and refs are not touched.
     func pack() async throws {
@@ -123,6 +120,7 @@ public struct DatasetRepository: Sendable {
         let packs = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/.git/objects/pack"))?.filter { $0.hasSuffix(".pack") }.count ?? 0
         try await git.run(["repack", "-d", "-q"] + (packs >= 20 ? ["-a"] : []))
         writer?.didPack(before)
+        try await git.run(["commit-graph", "write", "--reachable", "--split", "--no-progress"])
     }
 
     /// Replaces a file in the working tree atomically (written beside it, then renamed), so that

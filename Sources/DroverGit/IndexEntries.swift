@@ -157,29 +157,39 @@ struct IndexEntries {
     }
 
     /// The tree of the directory `prefix` (`""` or `images/`…), whose files are `paths`.
+    ///
+    /// Paths in bytewise order are in git's tree order too (a folder sorts as its name and a
+    /// `/`, which is how its paths begin), so the entries are written as they come, bytes only:
+    /// an image folder of thousands of files costs no string per file.
     private mutating func tree(_ prefix: String, _ paths: ArraySlice<String>, _ objects: LooseObjects, stored: inout Int) throws -> String {
         let key = prefix.isEmpty ? "" : String(prefix.dropLast())
         if let known = trees[key] { return known }
-        var items: [(name: String, sortKey: String, mode: String, id: [UInt8])] = []
+        let fileMode = Array("100644 ".utf8), folderMode = Array("40000 ".utf8)
+        var content: [UInt8] = []
+        content.reserveCapacity(paths.count * 48)
         var rest = paths
         while let first = rest.first {
-            let name = first.dropFirst(prefix.count)
-            if let slash = name.firstIndex(of: "/") {
-                let folder = prefix + name[..<slash] + "/"
+            let name = first.utf8.dropFirst(prefix.utf8.count)
+            if let slash = name.firstIndex(of: UInt8(ascii: "/")) {
+                let folder = String(first.utf8[..<first.utf8.index(after: slash)])!
                 // The folder's paths come first in `rest` (sorted): found by binary search, so
                 // that an unchanged folder costs nothing however many files it holds.
                 let inside = rest[..<rest.partitioningIndex { !$0.hasPrefix(folder) }]
                 let id = try tree(folder, inside, objects, stored: &stored)
-                items.append((String(name[..<slash]), String(name[..<slash]) + "/", "40000", Hex.decode(id) ?? []))
+                content += folderMode
+                content += name[..<slash]
+                content.append(0)
+                content += Hex.decode(id) ?? []
                 rest = rest.dropFirst(inside.count)
             } else {
-                items.append((String(name), String(name), "100644", entries[first].map { Array($0.blob) } ?? []))
+                guard let entry = entries[first] else { throw GitWriteError("no index entry for \(first)") }
+                content += fileMode
+                content += name
+                content.append(0)
+                content += entry.blob
                 rest = rest.dropFirst()
             }
         }
-        items.sort { $0.sortKey.utf8.lexicographicallyPrecedes($1.sortKey.utf8) }
-        var content: [UInt8] = []
-        for item in items { content += Array("\(item.mode) \(item.name)\0".utf8) + item.id }
         let (id, written) = try objects.write(.tree, content)
         stored += written
         trees[key] = id

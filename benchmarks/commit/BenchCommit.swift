@@ -30,7 +30,8 @@ struct BenchCommit {
             LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
         }
         let root = FileManager.default.temporaryDirectory.appending(path: "drover-bench-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        // BENCH_KEEP=1 leaves the datasets and ledgers behind, to look into (`drover serve` on one).
+        defer { if ProcessInfo.processInfo.environment["BENCH_KEEP"] != "1" { try? FileManager.default.removeItem(atPath: root) } }
         if !options.growthSizes.isEmpty {
             say("growth: \(options.commits) image and vote commits per size, in \(root)\n")
             var results: [GrowthRun.Result] = []

@@ -88,7 +88,7 @@ struct DashboardAPIController {
         // Midnight UTC, `days - 1` days ago: the window is whole days, today's included.
         let start = Date(timeIntervalSince1970: ((now.timeIntervalSince1970 / 86_400).rounded(.down) - Double(days - 1)) * 86_400)
         let votes = try ledger.dailyVotes(since: start, until: now)
-        let commitDates = try await dataset.commitDates(since: start).compactMap { try? Date($0, strategy: .iso8601) }
+        let commitDates = try await dataset.commitDates(since: start)
         var commitsByDay: [String: Int] = [:]
         for date in commitDates { commitsByDay[Self.day(date), default: 0] += 1 }
         var unpushed: Int?
