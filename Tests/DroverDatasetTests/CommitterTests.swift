@@ -35,6 +35,14 @@ struct DatasetFixture {
         return (fixture, try fixture.addImages(prompt: prompt, count: count))
     }
 
+    /// A fixture whose committer has loaded HEAD, with one image and one committed vote on it (r1 approves).
+    static func withACommittedVote() async throws -> (DatasetFixture, ImageID) {
+        let (fixture, images) = try await withImages(count: 1)
+        try fixture.vote(.up, by: "r1", on: images[0])
+        try await fixture.committer.commitAll()
+        return (fixture, images[0])
+    }
+
     /// Records a generation of `count` images whose PNG bytes are made up (the committer does not decode them).
     func addImages(prompt: String, count: Int) throws -> [ImageID] {
         let generationID = UUID().uuidString
@@ -194,12 +202,8 @@ struct DatasetFixture {
     }
 
     @Test func aCrashBetweenCommitAndLedgerRecordDoesNotCommitTwice() async throws {
-        let fixture = try await DatasetFixture()
+        let (fixture, image) = try await DatasetFixture.withACommittedVote()
         defer { fixture.directory.remove() }
-        try await fixture.committer.reconcile()
-        let image = try #require(try fixture.addImages(prompt: "an ox", count: 1).first)
-        try fixture.vote(.up, by: "r1", on: image)
-        try await fixture.committer.commitAll()
         // Undo the ledger's record of that commit, as if the process died right after `git commit`.
         try await fixture.ledger.database.write { db in
             try db.execute(sql: "UPDATE image SET commitSHA = NULL")
@@ -213,12 +217,8 @@ struct DatasetFixture {
     }
 
     @Test func aRestartedCommitterRebuildsTrainCSVFromTheLedger() async throws {
-        let fixture = try await DatasetFixture()
+        let (fixture, image) = try await DatasetFixture.withACommittedVote()
         defer { fixture.directory.remove() }
-        try await fixture.committer.reconcile()
-        let image = try #require(try fixture.addImages(prompt: "an ox", count: 1).first)
-        try fixture.vote(.up, by: "r1", on: image)
-        try await fixture.committer.commitAll()
         let restarted = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), logger: testLogger)
         try await restarted.reconcile()
         try fixture.vote(.down, by: "r2", on: image)
@@ -229,12 +229,8 @@ struct DatasetFixture {
     /// A start whose HEAD is not the committer's last commit — here the branch was reset by hand
     /// to an older one — compares every row with the ledger, and puts back the votes it lacks.
     @Test func aStartAfterAResetByHandPutsBackTheVotesTheBranchLost() async throws {
-        let fixture = try await DatasetFixture()
+        let (fixture, image) = try await DatasetFixture.withACommittedVote()
         defer { fixture.directory.remove() }
-        try await fixture.committer.reconcile()
-        let image = try #require(try fixture.addImages(prompt: "an ox", count: 1).first)
-        try fixture.vote(.up, by: "r1", on: image)
-        try await fixture.committer.commitAll()
         try fixture.vote(.down, by: "r2", on: image)
         try await fixture.committer.commitAll()
         try await fixture.git.run(["reset", "-q", "--hard", "HEAD~1"])
