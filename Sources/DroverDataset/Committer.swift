@@ -211,9 +211,8 @@ public final class Committer: Service {
         return sha
     }
 
-    /// Puts the working tree back to HEAD (a crash or a failed commit may have left files written
-    /// but not committed), brings the ledger up to date with HEAD (a crash may have come between
-    /// a commit and its ledger record), moves a dataset made in an older layout into the current one, and makes
+    /// Brings the ledger up to date with HEAD (a crash may have come between a commit and its
+    /// ledger record), moves a dataset made in an older layout into the current one, and makes
     /// sure the rows agree with the ledger. When HEAD is the commit this committer made last
     /// (``Ledger/lastCommit()``), they do, and each rows file is read when a vote first changes
     /// it. Otherwise — a merge, a commit made by hand, a reset — every row is loaded, rows merged
@@ -223,7 +222,7 @@ public final class Committer: Service {
     func reconcile() async throws {
         state.withLock { $0.loading = true }
         defer { state.withLock { $0.loading = false } }
-        try await repository.restoreWorkingTree()
+        repository.reload()
         let (images, voteEvents) = CommitMessage.parseTrailers(try await repository.headMessage())
         if !images.isEmpty || !voteEvents.isEmpty {
             try ledger.markCommitted(images: images, voteEvents: voteEvents, commitSHA: try await repository.head())
@@ -265,6 +264,7 @@ public final class Committer: Service {
     /// that the retry starts clean (nothing appended twice).
     private func recover() async {
         do {
+            try await repository.restoreWorkingTree()
             try await reconcile()
         } catch {
             logger.error("cannot restore the dataset's working tree", metadata: ["error": "\(error)"])

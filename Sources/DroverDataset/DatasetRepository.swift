@@ -33,10 +33,8 @@ public struct DatasetRepository: Sendable {
 
     /// Opens the repository at `directory` for writing: takes the ``DatasetLock`` (so that there
     /// is only ever one writer), creates the repository with the empty layout and a first commit
-    /// if it does not exist, and removes the lock files of git's a crash may have left. The
-    /// working tree is put back to the last commit by the committer's start
-    /// (``restoreWorkingTree()``), which takes seconds at a million files: the server listens
-    /// meanwhile.
+    /// if it does not exist, and puts its working tree back to the last commit (a crash may have
+    /// left files written but not committed, or a stale lock).
     /// - Throws: ``DatasetLockedError`` if another process (or another value in this one) writes it.
     public static func open(at directory: String, commitMethod: CommitMethod = .objects) async throws -> DatasetRepository {
         let fileManager = FileManager.default
@@ -58,6 +56,7 @@ public struct DatasetRepository: Sendable {
             guard head == "ref: refs/heads/main\n" else {
                 throw DatasetBranchError(directory: directory, head: head.trimmingWhitespace())
             }
+            try await repository.restoreWorkingTree()
         }
         try? fileManager.removeItem(atPath: repository.retiredDirectory)
         try fileManager.createDirectory(atPath: repository.retiredDirectory, withIntermediateDirectories: true)
@@ -71,6 +70,11 @@ public struct DatasetRepository: Sendable {
         try await git.run(["reset", "-q", "--hard", "HEAD"])
         try await git.run(["clean", "-q", "-f", "-d", "--", "images", "annotations"])
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
+    }
+
+    /// Forgets what the commit writer loaded: HEAD may have moved (a merge made by hand).
+    func reload() {
+        writer?.reset()
     }
 
     /// The hash of the commit at HEAD.

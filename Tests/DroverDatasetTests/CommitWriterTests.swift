@@ -97,7 +97,7 @@ import Testing
         #expect(try await fixture.git.run(["fsck", "--strict"]).isEmpty)
     }
 
-    /// After the committer's start (which resets the working tree), the file list comes from `.git/index` as
+    /// After an open (which resets the working tree), the file list comes from `.git/index` as
     /// git wrote it: the same files, blobs and folder trees as the commit has; an index of any
     /// other tree, or a damaged one, is not taken.
     @Test func aStartReadsTheFileListFromTheIndexGitWrote() async throws {
@@ -111,7 +111,6 @@ import Testing
             try await fixture.committer.commitAll()
         }
         let reopened = try await whenUnlocked { try await DatasetFixture(at: directory) }
-        try await reopened.committer.reconcile()
         let git = reopened.git
         let bytes = try #require(try FileIO.read(reopened.repository.directory + "/.git/index"))
         let tree = try await git.run(["rev-parse", "HEAD^{tree}"]).trimmingWhitespace()

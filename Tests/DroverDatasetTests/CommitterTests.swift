@@ -103,9 +103,7 @@ struct DatasetFixture {
         #expect(try await fixture.subjects() == ["Create the Drover dataset"])
     }
 
-    /// Opening takes the lock and clears git's stale locks; the committer's start (not the open,
-    /// which the server does before it listens) puts the files back.
-    @Test func theCommittersStartPutsTheWorkingTreeBackToTheLastCommit() async throws {
+    @Test func reopeningPutsTheWorkingTreeBackToTheLastCommit() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let root = directory.path + "/dataset"
@@ -114,10 +112,6 @@ struct DatasetFixture {
         try Data("stray".utf8).write(to: URL(filePath: root + "/images/0000000000000000.png"))
         _ = FileManager.default.createFile(atPath: root + "/.git/index.lock", contents: Data())
         let reopened = try await whenUnlocked { try await DatasetRepository.open(at: root) }
-        #expect(!FileManager.default.fileExists(atPath: root + "/.git/index.lock"))
-        #expect(try await reopened.git.run(["status", "--porcelain"]) != "")
-        let ledger = try Ledger(path: directory.path + "/drover.sqlite")
-        try await Committer(ledger: ledger, repository: reopened, doorbell: Doorbell(), logger: testLogger).commitPending()
         #expect(try await reopened.git.run(["status", "--porcelain"]) == "")
         #expect(!FileManager.default.fileExists(atPath: root + "/images/0000000000000000.png"))
     }
