@@ -166,7 +166,6 @@ struct IndexEntries {
         if let known = trees[key] { return known }
         let fileMode = Array("100644 ".utf8), folderMode = Array("40000 ".utf8)
         var content: [UInt8] = []
-        content.reserveCapacity(paths.count * 48)
         var rest = paths
         while let first = rest.first {
             let name = first.utf8.dropFirst(prefix.utf8.count)
