@@ -168,47 +168,56 @@ public struct DatasetRepository: Sendable {
     }
 
     /// Moves a dataset made in an older layout into the current ``DatasetLayout``, in one commit
-    /// that says what moved: images from `images/<id>.png` to `images/<shard>/<id>.png`, the rows of
-    /// `annotations/train.csv` to `annotations/train/<shard>.csv` (each row's path updated, rows
-    /// in their order), and provenance lines from `annotations/images.jsonl` or
+    /// that says what moved: images from `images/<id>.png` to `images/<shard>/<id>.png`; rows from
+    /// `annotations/train.csv` or `annotations/train/<shard>.csv` to
+    /// `annotations/train/<shard>/<first three>.csv` (each row's path naming the image's place,
+    /// rows in their order); provenance lines from `annotations/images.jsonl` or
     /// `annotations/images/<shard>.jsonl` to `annotations/images/<shard>/<first three>.jsonl`
     /// (each line's bytes kept but its path). A crash halfway leaves HEAD as it was, and the
     /// next open moves it again.
     /// - Returns: the commit, or `nil` if the dataset is in the current layout already.
     func moveToCurrentLayout() async throws -> String? {
         let fileManager = FileManager.default
-        let train = try FileIO.read(directory + "/" + DatasetLayout.unshardedTrainCSV)
-        let shardedProvenance = ((try? fileManager.contentsOfDirectory(atPath: directory + "/" + DatasetLayout.provenanceFolder)) ?? [])
-            .filter { $0.hasSuffix(".jsonl") }.map { DatasetLayout.provenanceFolder + "/" + $0 }
-        let oldProvenance = ([DatasetLayout.unshardedProvenance] + shardedProvenance.sorted()).filter { fileManager.fileExists(atPath: directory + "/" + $0) }
-        guard train != nil || !oldProvenance.isEmpty else { return nil }
+        // The files of an older layout: the unsharded one, then those directly in the shards' folder.
+        func oldFiles(_ unsharded: String, in folder: String, ending: String) -> [String] {
+            let sharded = ((try? fileManager.contentsOfDirectory(atPath: directory + "/" + folder)) ?? [])
+                .filter { $0.hasSuffix(ending) }.sorted().map { folder + "/" + $0 }
+            return ([unsharded] + sharded).filter { fileManager.fileExists(atPath: directory + "/" + $0) }
+        }
+        let oldRows = oldFiles(DatasetLayout.unshardedTrainCSV, in: DatasetLayout.trainFolder, ending: ".csv")
+        let oldProvenance = oldFiles(DatasetLayout.unshardedProvenance, in: DatasetLayout.provenanceFolder, ending: ".jsonl")
+        guard !oldRows.isEmpty || !oldProvenance.isEmpty else { return nil }
         var images = 0
-        var rowCount = 0
         var body: [String] = []
-        if let train {
-            for name in try fileManager.contentsOfDirectory(atPath: directory + "/images") where name.hasSuffix(".png") {
-                guard let id = ImageID(validating: name.dropLast(".png".count)) else { continue }
-                try fileManager.createDirectory(atPath: directory + "/images/" + id.shard, withIntermediateDirectories: true)
-                try fileManager.moveItem(atPath: directory + "/images/" + name, toPath: directory + "/" + id.datasetPath)
-                images += 1
-            }
-            let rows = try SeedRow.rows(in: String(decoding: train, as: UTF8.self))
+        for name in try fileManager.contentsOfDirectory(atPath: directory + "/images") where name.hasSuffix(".png") {
+            guard let id = ImageID(validating: name.dropLast(".png".count)) else { continue }
+            try fileManager.createDirectory(atPath: directory + "/images/" + id.shard, withIntermediateDirectories: true)
+            try fileManager.moveItem(atPath: directory + "/images/" + name, toPath: directory + "/" + id.datasetPath)
+            images += 1
+        }
+        if images > 0 {
+            body.append("Images move from images/<id>.png to images/<shard>/<id>.png, where <shard> is the first two hex digits of the image id.")
+        }
+        var rowCount = 0
+        if !oldRows.isEmpty {
             var rowShards: [String: [[String]]] = [:]
-            for row in rows {
-                guard let id = row.imageID else {
-                    throw ExportError("\(DatasetLayout.unshardedTrainCSV) line \(row.line): path \"\(row.path)\" is not images/<id>.png")
+            for path in oldRows {
+                for row in try SeedRow.rows(in: String(decoding: try FileIO.read(directory + "/" + path) ?? [], as: UTF8.self)) {
+                    guard let id = row.imageID else {
+                        throw ExportError("\(path) line \(row.line): path \"\(row.path)\" is not images/<shard>/<id>.png")
+                    }
+                    var fields = row.fields
+                    fields[1] = id.datasetPath
+                    rowShards[DatasetLayout.trainCSV(of: id), default: []].append(fields)
+                    rowCount += 1
                 }
-                var fields = row.fields
-                fields[1] = id.datasetPath
-                rowShards[DatasetLayout.trainCSV(id.shard), default: []].append(fields)
+                try fileManager.removeItem(atPath: directory + "/" + path)
             }
             for (path, rows) in rowShards { try write(Data(CSV.document(header: TrainingRow.columns, rows: rows).utf8), to: path) }
-            try fileManager.removeItem(atPath: directory + "/" + DatasetLayout.unshardedTrainCSV)
-            rowCount = rows.count
             body.append("""
-                Images move from images/<id>.png to images/<shard>/<id>.png and the rows of
-                \(DatasetLayout.unshardedTrainCSV) to \(DatasetLayout.trainFolder)/<shard>.csv, where <shard> is the
-                first two hex digits of the image id; each row's path names the image's new place.
+                The rows move from \(Self.describe(oldRows, sharded: "\(DatasetLayout.trainFolder)/<shard>.csv"))
+                to \(DatasetLayout.trainFolder)/<shard>/<first three>.csv (the first three hex digits of the
+                image id), in their order; each row's path names the image's place.
                 `drover export --format seed-csv` writes the single train.csv.
                 """)
         }
@@ -228,9 +237,8 @@ public struct DatasetRepository: Sendable {
             }
             for (path, lines) in provenance { try append(lines, to: path) }
             body.append("""
-                The images' provenance moves from \(oldProvenance.count == 1 ? oldProvenance[0] : "\(DatasetLayout.provenanceFolder)/<shard>.jsonl")
-                to \(DatasetLayout.provenanceFolder)/<shard>/<first three>.jsonl (the first three hex digits of the
-                image id), each line as it was but its path.
+                The images' provenance moves from \(Self.describe(oldProvenance, sharded: "\(DatasetLayout.provenanceFolder)/<shard>.jsonl"))
+                to \(DatasetLayout.provenanceFolder)/<shard>/<first three>.jsonl, each line as it was but its path.
                 """)
         }
         try write(Data(DatasetLayout.gitattributes.utf8), to: ".gitattributes")
@@ -248,6 +256,13 @@ public struct DatasetRepository: Sendable {
         try await git.run(["commit", "-q", "--no-verify", "-F", "-"], input: message)
         writer?.reset()
         return try await head()
+    }
+
+    /// Names the old files a move takes from: the one unsharded file, or the pattern of the
+    /// two-digit shards' files (both, for a dataset caught halfway between the layouts).
+    private static func describe(_ files: [String], sharded pattern: String) -> String {
+        let unsharded = files.filter { !$0.dropFirst("annotations/".count).contains("/") }
+        return (unsharded + (files.count > unsharded.count ? [pattern] : [])).joined(separator: " and ")
     }
 }
 

@@ -1,7 +1,7 @@
 import DroverCore
 import DroverStore
 
-/// The rows of one rows file (`annotations/train/<shard>.csv`): one per active vote.
+/// The rows of one rows file (`annotations/train/<shard>/<abc>.csv`): one per active vote.
 ///
 /// It starts from the file as committed and changes it in place: a new rating appends its row,
 /// a changed one is rewritten where it stands, a retracted one is removed, and every other row
@@ -147,8 +147,8 @@ struct TrainingTable {
     }
 }
 
-/// The rows of the `annotations/train/<shard>.csv` files (``DatasetLayout``): one
-/// ``TrainingTable`` per file, so that a vote rewrites one 256th of the rows. Holds every file, or
+/// The rows of the `annotations/train/<shard>/<abc>.csv` files (``DatasetLayout``): one
+/// ``TrainingTable`` per file, so that a vote rewrites one 4,096th of the rows. Holds every file, or
 /// (after a start that could skip reading them) those loaded as votes first changed them.
 struct TrainingShards {
     /// The tables by file path.
@@ -179,7 +179,7 @@ struct TrainingShards {
     }
 
     /// The file that holds the rows of votes on `image`.
-    static func path(of image: ImageID) -> String { DatasetLayout.trainCSV(image.shard) }
+    static func path(of image: ImageID) -> String { DatasetLayout.trainCSV(of: image) }
 
     /// Applies one vote event to its shard's table (``TrainingTable/apply(_:)``).
     mutating func apply(_ change: VoteChange) {

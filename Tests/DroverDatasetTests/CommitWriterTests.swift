@@ -23,7 +23,7 @@ import Testing
         }
         let committer = Committer(ledger: fixture.ledger, repository: fixture.repository, doorbell: Doorbell(), maxChangesPerCommit: 5_000, logger: testLogger)
         try await committer.commitPending()
-        let path = DatasetLayout.trainCSV(images[0].shard)
+        let path = DatasetLayout.trainCSV(of: images[0])
         let file = try #require(try FileIO.read(fixture.repository.directory + "/" + path))
         #expect(LooseObjects.storedUncompressed.contains(file.count), "a size that is stored uncompressed")
         #expect(Array(try await fixture.git.run(["show", "HEAD:\(path)"], outputLimit: 1 << 26).utf8) == file)

@@ -22,7 +22,7 @@ import Testing
 
         // Another branch appends a row by hand; main meanwhile commits a vote; a plain merge.
         try await fixture.git.run(["checkout", "-q", "-b", "side"])
-        let shard = DatasetLayout.trainCSV(images[1].shard)
+        let shard = DatasetLayout.trainCSV(of: images[1])
         let sideRow = "\"an ox\",\(images[1].datasetPath),Approve,someone,0-1,2026-01-01T00:00:00Z,web"
         let shardFile = URL(filePath: fixture.repository.directory + "/" + shard)
         let before = (try? String(contentsOf: shardFile, encoding: .utf8)) ?? CSV.line(TrainingRow.columns)

@@ -58,7 +58,7 @@ import Testing
             import os; os.environ["HF_HUB_OFFLINE"] = "1"
             import sys, datasets, PIL.Image
             root = sys.argv[1]
-            ds = datasets.load_dataset("csv", data_files=root + "/annotations/train/*.csv", split="train")
+            ds = datasets.load_dataset("csv", data_files=root + "/annotations/train/*/*.csv", split="train")
             sizes = {PIL.Image.open(os.path.join(root, path)).size for path in ds["path"]}
             print(len(ds), sorted(set(ds["rater"])), sizes, sorted(set(ds["path"]))[0])
             """, [fixture.repository.directory])

@@ -46,7 +46,8 @@ import Testing
         #expect(try await reopened.repository.headMessage().contains("6 images, 7 rows and 6 provenance lines moved."))
         #expect(try await reopened.git.committedTrainRows() == rows, "every row, in its order, with its new path")
         #expect(try await reopened.git.committedProvenance().sorted() == provenance.sorted(), "every line's bytes but its path")
-        #expect(try await reopened.git.run(["ls-files", "annotations/images"]).split(separator: "\n").allSatisfy { DatasetLayout.isCurrentProvenanceFile(String($0)) })
+        #expect(Set(try await reopened.git.run(["ls-files", "annotations/images"]).split(separator: "\n").map(String.init)) == Set(images.map { DatasetLayout.provenance(of: $0) }))
+        #expect(Set(try await reopened.git.run(["ls-files", "annotations/train"]).split(separator: "\n").map(String.init)) == Set(images.map { DatasetLayout.trainCSV(of: $0) }))
         #expect(Set(try await reopened.git.run(["ls-files", "images"]).split(separator: "\n").map(String.init)) == Set(images.map(\.datasetPath)))
         #expect(try await reopened.git.run(["show", "HEAD:.gitattributes"]) == DatasetLayout.gitattributes)
         #expect(try await reopened.git.run(["status", "--porcelain"]).isEmpty)
@@ -74,44 +75,68 @@ import Testing
         #expect(exported.contains("images/\(images[0]).png") && FileManager.default.fileExists(atPath: export + "/images/\(images[0]).png"))
     }
 
-    /// Provenance kept in one file per two-digit shard (`annotations/images/<shard>.jsonl`) moves
-    /// to the three-digit files, once; rows and images stay where they are.
-    @Test func provenanceInTwoDigitShardsMovesToThreeDigitShardsOnce() async throws {
+    /// Rows kept in one file per two-digit shard (`annotations/train/<shard>.csv`), and — in the
+    /// layout before that — provenance too (`annotations/images/<shard>.jsonl`), move to the
+    /// three-digit files once; images stay where they are, rows keep their order.
+    @Test(arguments: [false, true])
+    func twoDigitShardsMoveToThreeDigitShardsOnce(provenanceToo: Bool) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let images: [ImageID], rows: [String], provenance: [String]
+        let images: [ImageID], twoDigitRows: [String: [String]], provenance: [String]
         do {
             let fixture = try await DatasetFixture(at: directory)
             try await fixture.committer.reconcile()
-            images = try fixture.addImages(prompt: "an ox", count: 40)
-            try fixture.vote(.up, by: "r1", on: images[0])
+            // Enough images that two-digit shards hold several three-digit ones.
+            images = try fixture.addImages(prompt: "an ox", count: 300)
+            for (index, image) in images.enumerated() { try fixture.vote(index % 3 == 0 ? .down : .up, by: "r\(index % 7)", on: image) }
             try await fixture.committer.commitAll()
-            rows = try await fixture.git.committedTrainRows()
             provenance = try await fixture.git.committedProvenance()
-            // Back to one file per two-digit shard, committed by hand.
+            let rows = try await fixture.git.committedTrainRows()
+            #expect(rows.count == 300)
+            // Back to one file per two-digit shard, committed by hand, each file's rows in reverse
+            // order (so that keeping the order is seen).
+            twoDigitRows = Dictionary(grouping: rows.reversed(), by: { String($0.components(separatedBy: ",images/")[1].prefix(2)) })
             let root = fixture.repository.directory
-            for shard in Set(images.map(\.shard)) {
-                let lines = try await fixture.git.committedProvenance().filter { $0.contains(#""id":"\#(shard)"#) }
-                try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: URL(filePath: root + "/annotations/images/\(shard).jsonl"))
-                try await fixture.git.run(["rm", "-r", "-q", "annotations/images/\(shard)"])
+            try await fixture.git.run(["rm", "-r", "-q", "annotations/train"])
+            try FileManager.default.createDirectory(atPath: root + "/annotations/train", withIntermediateDirectories: true)
+            for (shard, lines) in twoDigitRows {
+                try Data((CSV.line(TrainingRow.columns) + lines.map { $0 + "\n" }.joined()).utf8).write(to: URL(filePath: root + "/annotations/train/\(shard).csv"))
+            }
+            if provenanceToo {
+                for shard in Set(images.map(\.shard)) {
+                    let lines = provenance.filter { $0.contains(#""id":"\#(shard)"#) }
+                    try await fixture.git.run(["rm", "-r", "-q", "annotations/images/\(shard)"])
+                    try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: URL(filePath: root + "/annotations/images/\(shard).jsonl"))
+                }
             }
             try await fixture.git.run(["add", "-A"])
-            try await fixture.git.run(["commit", "-q", "-m", "Provenance in two-digit shards"])
-            #expect(try await fixture.git.committedProvenance().sorted() == provenance.sorted())
+            try await fixture.git.run(["commit", "-q", "-m", "Two-digit shards"])
+            #expect(try await fixture.git.committedTrainRows().sorted() == rows.sorted())
         }
 
         let reopened = try await whenUnlocked { try await DatasetFixture(at: directory) }
         try await reopened.committer.commitPending()
-        #expect(try await reopened.subjects().prefix(2) == ["Move the dataset to the current layout", "Provenance in two-digit shards"])
-        #expect(try await reopened.repository.headMessage().contains("0 images, 0 rows and 40 provenance lines moved."))
+        #expect(try await reopened.subjects().prefix(2) == ["Move the dataset to the current layout", "Two-digit shards"])
+        #expect(try await reopened.repository.headMessage().contains("0 images, 300 rows and \(provenanceToo ? 300 : 0) provenance lines moved."))
+        #expect(try await reopened.repository.headMessage().contains("The rows move from annotations/train/<shard>.csv"))
+        let rowFiles = try await reopened.git.run(["ls-files", "annotations/train"]).split(separator: "\n").map(String.init)
+        #expect(Set(rowFiles) == Set(images.map { DatasetLayout.trainCSV(of: $0) }))
+        for file in rowFiles {
+            let lines = try await reopened.git.run(["show", "HEAD:\(file)"]).split(separator: "\n").dropFirst().map(String.init)
+            let shard = String(file.split(separator: "/")[2])
+            let prefix = String(file.split(separator: "/")[3].prefix(3))
+            #expect(lines == twoDigitRows[shard]?.filter { $0.contains("/\(prefix)") }, "\(file): its rows, in their order")
+        }
+        let provenanceFiles = try await reopened.git.run(["ls-files", "annotations/images"]).split(separator: "\n").map(String.init)
+        #expect(Set(provenanceFiles) == Set(images.map { DatasetLayout.provenance(of: $0) }))
         #expect(try await reopened.git.committedProvenance().sorted() == provenance.sorted())
-        let files = try await reopened.git.run(["ls-files", "annotations/images"]).split(separator: "\n").map(String.init)
-        #expect(Set(files) == Set(images.map { DatasetLayout.provenance(of: $0) }))
-        #expect(try await reopened.git.committedTrainRows() == rows)
-        #expect(try await reopened.git.run(["diff", "--name-only", "HEAD~1", "HEAD", "--", "images", "annotations/train"]).isEmpty)
+        #expect(try await reopened.git.run(["diff", "--name-only", "HEAD~1", "HEAD", "--", "images"]).isEmpty)
         #expect(try await reopened.git.run(["status", "--porcelain"]).isEmpty)
 
         try await reopened.committer.commitPending()  // what the next start does
-        #expect(try await reopened.subjects().count == 4, "moved once")
+        try reopened.vote(.up, by: "r9", on: images[0])
+        try await reopened.committer.commitAll()
+        #expect(try await reopened.subjects().count == 5, "moved once, then a vote")
+        #expect(try await reopened.git.run(["show", "--name-only", "--format=", "HEAD"]) == DatasetLayout.trainCSV(of: images[0]) + "\n")
     }
 }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DroverCore
 import DroverDataset
 import DroverGit
 import DroverOxen
@@ -42,7 +43,7 @@ import Testing
         }
         let trailers = try await oxen.history().compactMap { OxenMirror.mirroredCommit(in: $0.message) }
         #expect(trailers.count == Set(trailers).count, "a dataset commit reached Oxen twice: \(trailers)")
-        let rows = DatasetLayout.trainCSV(String(id.prefix(2)))
+        let rows = DatasetLayout.trainCSV(of: try #require(ImageID(validating: id)))
         let expected = try await Git(directory: directory.path + "/dataset").run(["show", "HEAD:\(rows)"])
         #expect(try await oxen.file(rows) == Array(expected.utf8))
     }

@@ -54,7 +54,8 @@ import Testing
         #expect(try await git.run(["rev-parse", "--abbrev-ref", "HEAD"]).trimmingWhitespace() == "main")
         #expect(FileManager.default.fileExists(atPath: data + "/dataset/.git/refs/heads/main"), "files refs, not reftable")
         #expect(try await git.run(["log", "--format=%G?"]).split(separator: "\n").allSatisfy { $0 == "N" }, "no commit signed")
-        let csv = try #require(FileManager.default.contents(atPath: data + "/dataset/" + DatasetLayout.trainCSV(String(imageID.prefix(2)))))
+        let rows = DatasetLayout.trainCSV(of: try #require(ImageID(validating: imageID)))
+        let csv = try #require(FileManager.default.contents(atPath: data + "/dataset/" + rows))
         #expect(!csv.contains(UInt8(ascii: "\r")), "no line endings converted")
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/hook-ran"), "no hook of the user's ran")
     }
