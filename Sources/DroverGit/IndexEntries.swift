@@ -22,8 +22,8 @@ struct IndexEntries {
 
     /// The files of `commit` with their stat data, and its folders' trees (so that the next
     /// commit rewrites only the trees above what it changes): the index after `git reset --hard`
-    /// to it. Read from `.git/index` when that holds exactly `commit`'s tree — as it does after
-    /// ``DatasetRepository``'s open, which resets the working tree — and from the commit
+    /// to it. Read from `.git/index` when that holds exactly `commit`'s tree — as it does after a
+    /// clean stop (``writeIndexFile(gitDirectory:)``) or `git reset --hard` — and from the commit
     /// (`git ls-tree -r -t`, and the `stat` of each file) otherwise.
     static func load(_ git: Git, commit: String) async throws -> IndexEntries {
         let tree = try await git.run(["rev-parse", "\(commit)^{tree}"]).trimmingWhitespace()
@@ -53,8 +53,8 @@ struct IndexEntries {
     private init() {}
 
     /// The entries of a `.git/index` file (version 2, regular files only, its checksum right)
-    /// whose cached tree (the `TREE` extension git writes on `reset --hard` and `commit`) says
-    /// it holds `tree`; `nil` for any other.
+    /// whose cached tree (the `TREE` extension, ``cachedTrees()``, which git also writes on
+    /// `reset --hard` and `commit`) says it holds `tree`; `nil` for any other.
     init?(indexFile bytes: [UInt8], tree: String) {
         func uint32(_ offset: Int) -> Int { bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) } }
         guard bytes.count >= 32, bytes.starts(with: Array("DIRC".utf8)), uint32(4) == 2,
@@ -126,7 +126,8 @@ struct IndexEntries {
         return (id, stored)
     }
 
-    /// `.git/index` (version 2, no extensions), written under `index.lock` as git does.
+    /// `.git/index` (version 2, with the ``cachedTrees()`` extension), written under `index.lock`
+    /// as git does.
     /// - Returns: `false` when a git command of the user's holds the lock right now: the index
     ///   was left to it, and must be written again once it is done.
     func writeIndexFile(gitDirectory: String) throws -> Bool {
@@ -142,6 +143,11 @@ struct IndexEntries {
             let length = 62 + name.count
             out += repeatElement(0, count: 8 - length % 8)
         }
+        if let trees = cachedTrees() {
+            out += Array("TREE".utf8)
+            Self.append32(UInt32(trees.count), to: &out)
+            out += trees
+        }
         out += Insecure.SHA1.hash(data: out)
         let lock = gitDirectory + "/index.lock"
         do {
@@ -154,6 +160,34 @@ struct IndexEntries {
             throw GitWriteError("cannot write \(gitDirectory)/index")
         }
         return true
+    }
+
+    /// git's cached-tree extension (`TREE`): each folder, depth first, as its name, NUL, how many
+    /// files it holds (all the way down), a space, how many subfolders, a newline and its tree id.
+    /// With it a start reads the folders' trees back from the index (``init(indexFile:tree:)``)
+    /// instead of listing every file, and `git status` skips comparing the folders with HEAD.
+    /// `nil` if a folder's tree is not known (each is, once a commit has written its trees).
+    private func cachedTrees() -> [UInt8]? {
+        var out: [UInt8] = []
+        func folder(_ prefix: String, named name: Substring, _ paths: ArraySlice<String>) -> Bool {
+            guard let id = trees[prefix.isEmpty ? "" : String(prefix.dropLast())], let bytes = Hex.decode(id) else { return false }
+            var subfolders: [(prefix: String, paths: ArraySlice<String>)] = []
+            var rest = paths
+            while let first = rest.first {
+                let relative = first.utf8.dropFirst(prefix.utf8.count)
+                guard let slash = relative.firstIndex(of: UInt8(ascii: "/")) else {
+                    rest = rest.dropFirst()
+                    continue
+                }
+                let subfolder = String(first.utf8[..<first.utf8.index(after: slash)])!
+                let inside = rest[..<rest.partitioningIndex { !$0.hasPrefix(subfolder) }]
+                subfolders.append((subfolder, inside))
+                rest = rest.dropFirst(inside.count)
+            }
+            out += Array(name.utf8) + [0] + Array("\(paths.count) \(subfolders.count)\n".utf8) + bytes
+            return subfolders.allSatisfy { folder($0.prefix, named: $0.prefix.dropFirst(prefix.count).dropLast(), $0.paths) }
+        }
+        return folder("", named: "", paths[...]) ? out : nil
     }
 
     /// The tree of the directory `prefix` (`""` or `images/`…), whose files are `paths`.

@@ -97,10 +97,12 @@ import Testing
         #expect(try await fixture.git.run(["fsck", "--strict"]).isEmpty)
     }
 
-    /// After an open (which resets the working tree), the file list comes from `.git/index` as
-    /// git wrote it: the same files, blobs and folder trees as the commit has; an index of any
-    /// other tree, or a damaged one, is not taken.
-    @Test func aStartReadsTheFileListFromTheIndexGitWrote() async throws {
+    /// The index as the committer writes it at a clean stop, or as `git reset --hard` writes it
+    /// (a start after a crash): either way the next start reads the files, their blobs and every
+    /// folder's tree back from it, and git checks the committer's cached trees against the files;
+    /// an index of any other tree, or a damaged one, is not taken.
+    @Test(arguments: [false, true])
+    func aStartReadsTheFileListFromTheIndex(afterGitReset: Bool) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         do {
@@ -109,6 +111,7 @@ import Testing
             let images = try fixture.addImages(prompt: "an ox", count: 60)
             for image in images.prefix(10) { try fixture.vote(.up, by: "r1", on: image) }
             try await fixture.committer.commitAll()
+            if afterGitReset { try await fixture.git.run(["reset", "-q", "--hard"]) }
         }
         let reopened = try await whenUnlocked { try await DatasetFixture(at: directory) }
         let git = reopened.git
@@ -126,6 +129,13 @@ import Testing
         var damaged = bytes
         damaged[100] ^= 1
         #expect(IndexEntries(indexFile: damaged, tree: tree) == nil, "a damaged index")
+
+        // A touched file makes `update-index --refresh` rewrite the index, which git verifies
+        // first under GIT_TEST_CHECK_CACHE_TREE: a wrong tree id or file count aborts it.
+        let rows = try #require(try await git.run(["ls-files", "annotations/train"]).split(separator: "\n").first)
+        let copy = try await git.run(["show", "HEAD:\(rows)"])
+        try Data(copy.utf8).write(to: URL(filePath: reopened.repository.directory + "/" + rows))
+        _ = try await Command.run("git", ["update-index", "-q", "--refresh"], in: reopened.repository.directory, environment: ["GIT_TEST_CHECK_CACHE_TREE": "1"])
 
         // The start takes it, and the next commit writes only what it changes, as git would.
         try await reopened.committer.commitPending()

@@ -26,6 +26,7 @@ import Testing
         let sideRow = "\"an ox\",\(images[1].datasetPath),Approve,someone,0-1,2026-01-01T00:00:00Z,web"
         let shardFile = URL(filePath: fixture.repository.directory + "/" + shard)
         let before = (try? String(contentsOf: shardFile, encoding: .utf8)) ?? CSV.line(TrainingRow.columns)
+        try FileManager.default.createDirectory(at: shardFile.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data((before + sideRow + "\n").utf8).write(to: shardFile)
         try await fixture.git.run(["add", "--", shard])
         try await fixture.git.run(["commit", "-q", "-m", "A row from elsewhere"])
