@@ -8,19 +8,21 @@ import Synchronization
 /// `git hash-object -w` does, without starting a process: SHA-1 over `<type> <size>\0<content>`,
 /// zlib-compressed, written beside its final name and renamed into place, read-only.
 ///
-/// Objects get git's own level for loose objects (1, best speed), except mid-sized ones —
-/// a rows or provenance shard of thousands of lines, rewritten by every vote or image — which are stored uncompressed
-/// (zlib level 0): compressing 1 MB costs ~10 ms, more than all the rest of a commit, and the
-/// committer packs loose objects in the background soon after (`git repack`, which
-/// delta-compresses the versions of the file against each other far better than zlib could one
-/// by one). Past a few MB, raw copies would fill the disk and the repacks faster than they save
-/// time (measured: 100k rows got slower), so those are compressed again.
+/// Objects get git's own level for loose objects (1, best speed), except trees and mid-sized
+/// blobs, which are stored uncompressed (zlib level 0), because the committer packs loose objects
+/// in the background soon after (`git repack`, which delta-compresses the versions of a file or
+/// folder against each other far better than zlib could one by one):
+/// - a tree is 40% object ids, which do not compress: the listing of an image folder at a million
+///   images (190 KB) shrinks to 70% for 4 ms of zlib, a fifth of the commit;
+/// - a blob of 256 KB to 4 MB (a rows file of thousands of lines) costs ~10 ms a MB to compress.
+///   Past a few MB, raw copies would fill the disk and the repacks faster than they save time
+///   (measured: 100k rows got slower), so those are compressed again.
 ///
 /// Durable before a ref names them: ``makeDurable()`` syncs the objects written since its last
 /// call and the directories that gained them, all at once (concurrent `fsync`s share the
 /// filesystem's journal commits), once per commit.
 final class LooseObjects: Sendable {
-    /// Objects of this many bytes are stored uncompressed.
+    /// Blobs of this many bytes are stored uncompressed.
     static let storedUncompressed = (256 << 10)..<(4 << 20)
 
     /// A git object's kind.
@@ -49,7 +51,7 @@ final class LooseObjects: Sendable {
         let path = folder + "/" + id.dropFirst(2)
         // Stored already: touched as git does, so that a `git prune` running now keeps it.
         if utimes(path, nil) == 0 { return (id, 0) }
-        let compressed = try Self.deflate(object, level: Self.storedUncompressed.contains(content.count) ? 0 : 1)
+        let compressed = try Self.deflate(object, level: kind == .tree || Self.storedUncompressed.contains(content.count) ? 0 : 1)
         let temporary = folder + "/tmp_obj_drover_\(UInt64.random(in: 0...UInt64.max))"
         try writeCreatingFolder(compressed, to: temporary, in: folder)
         guard rename(temporary, path) == 0 else {

@@ -94,6 +94,15 @@ import Testing
         // The image, its provenance file, the commit, and the trees of the root, images/,
         // images/<shard>/, annotations/, annotations/images/, annotations/images/<shard>/.
         #expect(written.count == 9, "\(written.count) objects for one image in \(image.shard)")
+        // Trees are stored uncompressed (``LooseObjects``): each file holds the whole tree.
+        var trees = 0
+        for object in written where try await fixture.git.run(["cat-file", "-t", object]) == "tree\n" {
+            let size = try #require(Int(try await fixture.git.run(["cat-file", "-s", object]).trimmingWhitespace()))
+            let path = "\(fixture.repository.directory)/.git/objects/\(object.prefix(2))/\(object.dropFirst(2))"
+            #expect(try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) > size)
+            trees += 1
+        }
+        #expect(trees == 6)
         #expect(try await fixture.git.run(["fsck", "--strict"]).isEmpty)
     }
 
