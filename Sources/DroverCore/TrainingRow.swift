@@ -1,4 +1,4 @@
-/// One active vote as a row of `annotations/train/<shard>.csv`.
+/// One active vote as a row of `annotations/train/<shard>/<abc>.csv`.
 ///
 /// The first five columns are the seed tutorial's, in its order; the rest follow.
 public struct TrainingRow: Hashable, Sendable {

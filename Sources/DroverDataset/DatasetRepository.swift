@@ -207,7 +207,10 @@ public struct DatasetRepository: Sendable {
             images += 1
         }
         if images > 0 {
-            body.append("Images move from images/<id>.png to images/<shard>/<id>.png, where <shard> is the first two hex digits of the image id.")
+            body.append("""
+                Images move from images/<id>.png to images/<shard>/<id>.png, where <shard>
+                is the first two hex digits of the image id.
+                """)
         }
         var rowCount = 0
         if !oldRows.isEmpty {

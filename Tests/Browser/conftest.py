@@ -94,7 +94,7 @@ class Drover:
         return subprocess.run(["git", "-C", str(self.data / "dataset"), *arguments], check=True, capture_output=True, text=True).stdout
 
     def train_csv(self) -> str:
-        """The rows of every ``annotations/train/<shard>.csv`` at HEAD, headers included."""
+        """The rows of every ``annotations/train/<shard>/<abc>.csv`` at HEAD, headers included."""
         files = self.git("ls-tree", "-r", "--name-only", "HEAD", "--", "annotations/train/").split()
         return "".join(self.git("show", f"HEAD:{path}") for path in files)
 
