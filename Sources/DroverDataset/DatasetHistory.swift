@@ -36,7 +36,7 @@ public struct DatasetHistory: Sendable {
 
     /// Reads the repository at `directory`.
     public init(directory: String) {
-        git = Git(directory: directory)
+        git = Git(directory: directory, readsIndex: false)
     }
 
     /// The newest commits first.

@@ -3,16 +3,23 @@
 public struct Git: Sendable {
     /// The repository's working tree.
     public let directory: String
+    private let environment: [String: String]
 
-    public init(directory: String) {
+    /// - Parameter readsIndex: `false` for a reader of commits only, whose git then sees an empty
+    ///   index (`GIT_INDEX_FILE` naming no file): a diff looks up each path's attributes in the
+    ///   `.gitattributes` of every folder above it, and in `.git/index` for the folders that have
+    ///   none in the working tree — 100 MB to load at a million images, 140 ms of every diff.
+    ///   The dataset's one `.gitattributes`, at its root, is read from the working tree either way.
+    public init(directory: String, readsIndex: Bool = true) {
         self.directory = directory
+        self.environment = readsIndex ? Self.fixedEnvironment : Self.fixedEnvironment.merging(["GIT_INDEX_FILE": directory + "/.git/drover-no-index"]) { $1 }
     }
 
     /// Runs `git <arguments>` and returns its standard output.
     /// - Throws: ``CommandError`` if git exits non-zero or cannot be started.
     @discardableResult
     public func run(_ arguments: [String], input: String? = nil, outputLimit: Int = 64 << 20) async throws -> String {
-        try await Command.run("git", Self.fixedOptions + arguments, in: directory, environment: Self.environment, input: input, outputLimit: outputLimit)
+        try await Command.run("git", Self.fixedOptions + arguments, in: directory, environment: environment, input: input, outputLimit: outputLimit)
     }
 
     private static let fixedOptions = ["-c", "commit.gpgSign=false", "-c", "core.autocrlf=false", "-c", "core.quotePath=false"]
@@ -20,7 +27,7 @@ public struct Git: Sendable {
     /// The user's global and system configuration are not read (a `~/.gitconfig` with
     /// `core.autocrlf`, `init.defaultRefFormat = reftable`, hooks or signing must not change the
     /// dataset); the repository's own `.git/config` still is.
-    private static let environment = [
+    private static let fixedEnvironment = [
         "GIT_AUTHOR_NAME": "Drover", "GIT_AUTHOR_EMAIL": "drover@localhost",
         "GIT_COMMITTER_NAME": "Drover", "GIT_COMMITTER_EMAIL": "drover@localhost",
         "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
