@@ -166,28 +166,31 @@ struct IndexEntries {
     /// files it holds (all the way down), a space, how many subfolders, a newline and its tree id.
     /// With it a start reads the folders' trees back from the index (``init(indexFile:tree:)``)
     /// instead of listing every file, and `git status` skips comparing the folders with HEAD.
-    /// `nil` if a folder's tree is not known (each is, once a commit has written its trees).
+    /// Built from the folders alone (a file count is two binary searches in the sorted paths), not
+    /// from a million paths. `nil` if the root's tree is not known: a change drops the trees of
+    /// every folder above it, the root's included, until a commit writes them again.
     private func cachedTrees() -> [UInt8]? {
-        var out: [UInt8] = []
-        func folder(_ prefix: String, named name: Substring, _ paths: ArraySlice<String>) -> Bool {
-            guard let id = trees[prefix.isEmpty ? "" : String(prefix.dropLast())], let bytes = Hex.decode(id) else { return false }
-            var subfolders: [(prefix: String, paths: ArraySlice<String>)] = []
-            var rest = paths
-            while let first = rest.first {
-                let relative = first.utf8.dropFirst(prefix.utf8.count)
-                guard let slash = relative.firstIndex(of: UInt8(ascii: "/")) else {
-                    rest = rest.dropFirst()
-                    continue
-                }
-                let subfolder = String(first.utf8[..<first.utf8.index(after: slash)])!
-                let inside = rest[..<rest.partitioningIndex { !$0.hasPrefix(subfolder) }]
-                subfolders.append((subfolder, inside))
-                rest = rest.dropFirst(inside.count)
-            }
-            out += Array(name.utf8) + [0] + Array("\(paths.count) \(subfolders.count)\n".utf8) + bytes
-            return subfolders.allSatisfy { folder($0.prefix, named: $0.prefix.dropFirst(prefix.count).dropLast(), $0.paths) }
+        var subfolders: [String: [String]] = [:]
+        for folder in trees.keys where !folder.isEmpty {
+            subfolders[folder.lastIndex(of: "/").map { String(folder[..<$0]) } ?? "", default: []].append(folder)
         }
-        return folder("", named: "", paths[...]) ? out : nil
+        var out: [UInt8] = []
+        func write(_ folder: String) -> Bool {
+            guard let id = trees[folder], let bytes = Hex.decode(id) else { return false }
+            let children = subfolders[folder] ?? []
+            let name = folder.lastIndex(of: "/").map { folder[folder.index(after: $0)...] } ?? folder[...]
+            out += Array(name.utf8) + [0] + Array("\(files(under: folder)) \(children.count)\n".utf8) + bytes
+            return children.allSatisfy(write)
+        }
+        return write("") ? out : nil
+    }
+
+    /// How many paths are in `folder` (`""`: the root), at any depth.
+    private func files(under folder: String) -> Int {
+        guard !folder.isEmpty else { return paths.count }
+        let prefix = Array((folder + "/").utf8)
+        let first = paths.partitioningIndex { !$0.utf8.lexicographicallyPrecedes(prefix) }
+        return paths[first...].partitioningIndex { !$0.utf8.starts(with: prefix) } - first
     }
 
     /// The tree of the directory `prefix` (`""` or `images/`…), whose files are `paths`.
