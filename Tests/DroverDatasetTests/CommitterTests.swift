@@ -35,6 +35,18 @@ struct DatasetFixture {
         return (fixture, try fixture.addImages(prompt: prompt, count: count))
     }
 
+    /// Makes a dataset in `directory` whose last commit holds one image (and r1's approval of it,
+    /// if `approved`), then closes it, as a stop does.
+    /// - Returns: the image.
+    static func committingOneImage(at directory: TemporaryDirectory, approved: Bool = false) async throws -> ImageID {
+        let fixture = try await DatasetFixture(at: directory)
+        try await fixture.committer.reconcile()
+        let image = try fixture.addImages(prompt: "an ox", count: 1)[0]
+        if approved { try fixture.vote(.up, by: "r1", on: image) }
+        try await fixture.committer.commitAll()
+        return image
+    }
+
     /// A fixture whose committer has loaded HEAD, with one image and one committed vote on it (r1 approves).
     static func withACommittedVote() async throws -> (DatasetFixture, ImageID) {
         let (fixture, images) = try await withImages(count: 1)
@@ -122,14 +134,7 @@ struct DatasetFixture {
     @Test func aStartResetsTheWorkingTreeOnlyIfTheAnnotationsChanged() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let image: ImageID
-        do {
-            let fixture = try await DatasetFixture(at: directory)
-            try await fixture.committer.reconcile()
-            image = try fixture.addImages(prompt: "an ox", count: 1)[0]
-            try fixture.vote(.up, by: "r1", on: image)
-            try await fixture.committer.commitAll()  // and the index, as a clean stop does
-        }
+        let image = try await DatasetFixture.committingOneImage(at: directory, approved: true)
         let root = directory.path + "/dataset"
         let stray = root + "/images/00/0000000000000000.png"
         try FileManager.default.createDirectory(atPath: root + "/images/00", withIntermediateDirectories: true)

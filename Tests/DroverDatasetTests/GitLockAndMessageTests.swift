@@ -31,16 +31,10 @@ import Testing
     @Test func locksLeftByACrashAreClearedWhenTheRepositoryIsOpened() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let image: ImageID
-        do {
-            let fixture = try await DatasetFixture(at: directory)
-            try await fixture.committer.reconcile()
-            image = try fixture.addImages(prompt: "an ox", count: 1)[0]
-            try await fixture.committer.commitAll()
-            // kill -9 halfway through a commit: both lock files stay.
-            for lock in ["index.lock", "refs/heads/main.lock"] {
-                try Data("half written".utf8).write(to: URL(filePath: directory.path + "/dataset/.git/" + lock))
-            }
+        let image = try await DatasetFixture.committingOneImage(at: directory)
+        // kill -9 halfway through a commit: both lock files stay.
+        for lock in ["index.lock", "refs/heads/main.lock"] {
+            try Data("half written".utf8).write(to: URL(filePath: directory.path + "/dataset/.git/" + lock))
         }
         let reopened = try await whenUnlocked { try await DatasetFixture(at: directory) }
         try reopened.vote(.up, by: "r1", on: image)
