@@ -8,7 +8,9 @@ import ServiceLifecycle
 
 /// `swift run -c release drover-bench-commit [--sizes 1000,10000,100000] [--commits 100]
 /// [--oxen-commits 20] [--sustain-seconds 10] [--clients 32] [--python .venv/bin/python]`, from the repository's root
-/// (the end-to-end run drives the server with wrk and `votes.lua`).
+/// (the end-to-end run drives the server with wrk and `votes.lua`); `--growth-sizes 1000,…` for
+/// the costs as the dataset grows (``GrowthRun``), and `--kept DIR` to measure them again on a
+/// dataset such a run kept.
 ///
 /// Per-change commit latency at each size of `train.csv`, Drover's committer side by side with
 /// plain `git add && git commit` of the same file and with a local Oxen repository (`oxenai`,
@@ -28,6 +30,10 @@ struct BenchCommit {
             LoggingSystem.bootstrap(StreamLogHandler.standardError)
         } else {
             LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
+        }
+        if let kept = options.kept {
+            say(GrowthRun.table([try await GrowthRun.measureKept(kept, commits: options.commits)]))
+            return
         }
         let root = FileManager.default.temporaryDirectory.appending(path: "drover-bench-\(UUID().uuidString)").path
         // BENCH_KEEP=1 leaves the datasets and ledgers behind, to look into (`drover serve` on one).
@@ -79,6 +85,8 @@ struct Options {
     var sizes = [1_000, 10_000, 100_000]
     /// `--growth-sizes`: measure only the costs as the dataset grows, at these numbers of images.
     var growthSizes: [Int] = []
+    /// `--kept DIR`: the growth measurements but the preload, on a dataset a growth run kept.
+    var kept: String?
     var commits = 100
     var oxenCommits = 20
     var sustainSeconds = 10.0
@@ -92,6 +100,7 @@ struct Options {
             switch name {
             case "--sizes": sizes = value.split(separator: ",").compactMap { Int($0) }
             case "--growth-sizes": growthSizes = value.split(separator: ",").compactMap { Int($0) }
+            case "--kept": kept = value
             case "--commits": commits = Int(value) ?? commits
             case "--oxen-commits": oxenCommits = Int(value) ?? oxenCommits
             case "--sustain-seconds": sustainSeconds = Double(value) ?? sustainSeconds

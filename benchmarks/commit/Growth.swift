@@ -28,11 +28,16 @@ enum GrowthRun {
         var voteBytes: Int
         var exportSeconds: Double
         var ledgerBytes: Int
-        /// `drover serve` on the dataset: seconds until it listens, then until its committer has
-        /// loaded the dataset (commits wait for that, votes do not), and its resident memory then.
+        /// `drover serve` on the dataset after a clean stop: seconds until it listens, then until
+        /// its committer has loaded the dataset (commits wait for that, votes do not), and its
+        /// resident memory then.
         var startupSeconds: Double
         var loadedSeconds: Double
         var rssBytes: Int
+        /// The same after a crash halfway through a commit (a provenance line half written), when
+        /// the working tree is reset first.
+        var crashStartupSeconds: Double
+        var crashLoadedSeconds: Double
         /// p50 / p99 milliseconds per route.
         var routes: [(route: String, latency: Measurement)]
     }
@@ -45,8 +50,27 @@ enum GrowthRun {
     ]
 
     static func measure(images: Int, commits: Int, in directory: String) async throws -> Result {
-        // The dataset is closed (its lock released) when `commitCosts` returns, before the server opens it.
-        let (imageCommit, imageBytes, voteCommit, voteBytes, indexWrite) = try await commitCosts(images: images, commits: commits, in: directory)
+        try await measure(images: images, commits: commits, in: directory) {
+            let (ledger, repository) = try await preload(images: images, in: directory)
+            try await Git(directory: repository.directory).run(["gc", "-q"])
+            return (ledger, repository)
+        }
+    }
+
+    /// `--kept DIR`: all but the preload, on the dataset and ledger a growth run kept
+    /// (`BENCH_KEEP=1`): measuring again without building a million images again.
+    static func measureKept(_ directory: String, commits: Int) async throws -> Result {
+        let images = try await Git(directory: directory + "/dataset").run(["ls-tree", "-r", "--name-only", "HEAD", "--", "images"], outputLimit: 1 << 30)
+        return try await measure(images: images.split(separator: "\n").count, commits: commits, in: directory) {
+            (try Ledger(path: directory + "/drover.sqlite"), try await DatasetRepository.open(at: directory + "/dataset"))
+        }
+    }
+
+    private static func measure(
+        images: Int, commits: Int, in directory: String, opening open: () async throws -> (Ledger, DatasetRepository)
+    ) async throws -> Result {
+        // The dataset is closed (its lock released) when `commitLoop` returns, before the server opens it.
+        let (imageCommit, imageBytes, voteCommit, voteBytes, indexWrite) = try await commitLoop(try await open(), commits: commits)
         let dataset = directory + "/dataset"
         let export = directory + "/export"
         let exportStarted = ContinuousClock.now
@@ -58,26 +82,32 @@ enum GrowthRun {
             total + ((try? FileManager.default.attributesOfItem(atPath: directory + "/drover.sqlite" + suffix)[.size] as? Int) ?? 0)
         }
         let startup = try await serveStartup(directory)
+        let routes = try await routeLatencies(directory, requests: 50)
+        guard let provenance = try FileManager.default.subpathsOfDirectory(atPath: dataset + "/" + DatasetLayout.provenanceFolder).first(where: { $0.hasSuffix(".jsonl") }) else {
+            throw BenchError("no provenance file in \(dataset)")
+        }
+        try FileIO.append(Array(#"{"id":"half a li"#.utf8), to: dataset + "/" + DatasetLayout.provenanceFolder + "/" + provenance)
+        let crashStartup = try await serveStartup(directory)
         return Result(
             images: images, imageCommit: imageCommit, indexWrite: indexWrite, imageBytes: imageBytes, voteCommit: voteCommit, voteBytes: voteBytes,
             exportSeconds: exportSeconds, ledgerBytes: ledgerBytes, startupSeconds: startup.seconds, loadedSeconds: startup.loaded, rssBytes: startup.rss,
-            routes: try await routeLatencies(directory, requests: 50)
+            crashStartupSeconds: crashStartup.seconds, crashLoadedSeconds: crashStartup.loaded, routes: routes
         )
     }
 
-    /// The preloaded dataset packed, then `commits` image commits and vote commits, one change
-    /// each, made as the service makes them: their latencies and the median bytes each adds; and
-    /// after each vote commit, the idle time's rewrite of `.git/index`.
-    static func commitCosts(images: Int, commits: Int, in directory: String) async throws -> (Measurement, Int, Measurement, Int, Measurement) {
-        let (ledger, repository) = try await preload(images: images, in: directory)
-        try await Git(directory: repository.directory).run(["gc", "-q"])
+    /// `commits` image commits and vote commits, one change each, made as the service makes
+    /// them: their latencies and the median bytes each adds; and after each vote commit, the idle
+    /// time's rewrite of `.git/index`.
+    static func commitLoop(_ opened: (Ledger, DatasetRepository), commits: Int) async throws -> (Measurement, Int, Measurement, Int, Measurement) {
+        let (ledger, repository) = opened
         let committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: Logger(label: "bench"))
         try await committer.commitPending()  // loads the file list as committed
         var imageTimes: [Duration] = [], imageBytes: [Int] = []
         var voteTimes: [Duration] = [], voteBytes: [Int] = [], indexTimes: [Duration] = []
+        let run = UUID().uuidString
         for k in 0..<commits {
-            let png = Data("new image \(k) of \(images)".utf8)
-            let generation = record("new-\(k)")
+            let png = Data("new image \(k) of run \(run)".utf8)
+            let generation = record("new-\(k)-\(run)")
             let image = ImageRecord(id: ImageID(pngBytes: png), generationID: generation.id, position: 0, seed: nil, png: png, postedTo: nil, createdAt: Date())
             try ledger.record([generation], images: [image])
             let (imageTime, imageAdded) = try await timed(committer, repository.directory)
@@ -234,16 +264,17 @@ enum GrowthRun {
     static func table(_ results: [Result]) -> String {
         var out = "| images = rows | image commit p50 / p99 (ms) | bytes per image commit | vote commit p50 / p99 (ms) | bytes per vote commit | "
         out += "index rewrite when idle p50 (ms) | after gc: store ÷ data, store − data per image (B) | "
-        out += "export seed-csv (s) | ledger (MB) | serve: listening / committer loaded (s) | serve RSS then (MB) |\n"
-        out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        out += "export seed-csv (s) | ledger (MB) | serve: listening / committer loaded (s) | serve RSS then (MB) | "
+        out += "serve after a crash: listening / loaded (s) |\n"
+        out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for result in results {
             let store = result.imageCommit
             out += "| \(result.images.formatted()) | \(result.imageCommit.p50) / \(result.imageCommit.p99) | \(result.imageBytes.formatted()) | "
             out += "\(result.voteCommit.p50) / \(result.voteCommit.p99) | \(result.voteBytes.formatted()) | \(result.indexWrite.p50) | "
             out += String(format: "%.2f×, %.0f | ", Double(store.storeBytes) / Double(max(store.dataBytes, 1)), Double(store.storeBytes - store.dataBytes) / Double(result.images))
             out += String(
-                format: "%.2f | %.1f | %.2f / %.2f | %.0f |\n", result.exportSeconds, Double(result.ledgerBytes) / 1e6, result.startupSeconds,
-                result.loadedSeconds, Double(result.rssBytes) / 1e6
+                format: "%.2f | %.1f | %.2f / %.2f | %.0f | %.2f / %.2f |\n", result.exportSeconds, Double(result.ledgerBytes) / 1e6, result.startupSeconds,
+                result.loadedSeconds, Double(result.rssBytes) / 1e6, result.crashStartupSeconds, result.crashLoadedSeconds
             )
         }
         out += "\n| route: p50 / p99 (ms) at | " + results.map { "\($0.images.formatted()) images" }.joined(separator: " | ") + " |\n"
