@@ -76,39 +76,44 @@ public struct DatasetHistory: Sendable {
         return detail
     }
 
-    /// Commits (full hashes) as ``show(_:listing:)`` shows them, in the order given, read by two
+    /// Commits (full hashes) as ``show(_:listing:)`` shows them, in the order given, read by three
     /// git processes however many there are: a page of history costs about what one commit does.
     public func show(commits shas: [String], listing limit: Int = 5_000) async throws -> [DatasetCommitDetail] {
         guard !shas.isEmpty else { return [] }
         let rows = [DatasetLayout.unshardedTrainCSV, DatasetLayout.trainFolder]
-        func isRows(_ path: Substring) -> Bool { path == rows[0] || path.hasPrefix(rows[1] + "/") }
+        let log = ["log", "--no-walk=unsorted", "--no-renames", "--diff-merges=first-parent"]
         // Each commit: \u{1e} hash \u{1f} parents \u{1f} date \u{1f} message \u{1d}, then its
-        // changed files twice: `--raw` (":<modes> <objects> <status>\t<path>") and `--numstat`
-        // ("<added>\t<removed>\t<path>": lines changed, cheap next to listing a million rows).
-        let log = try await git.run(
-            ["log", "--no-walk=unsorted", "--format=%x1e%H%x1f%P%x1f%cI%x1f%B%x1d", "--raw", "--numstat", "--no-renames",
-             "--diff-merges=first-parent"] + shas + ["--"],
-            outputLimit: 1 << 30
-        )
+        // changed files (":<modes> <objects> <status>\t<path>"); meanwhile, the lines of rows each
+        // changed ("<added>\t<removed>\t<path>"), counted for the rows alone: counting an image's
+        // lines would read the image.
+        async let changes = git.run(log + ["--format=%x1e%H%x1f%P%x1f%cI%x1f%B%x1d", "--raw"] + shas + ["--"], outputLimit: 1 << 30)
+        async let rowCounts = git.run(log + ["--format=%x1e%H", "--numstat"] + shas + ["--"] + rows, outputLimit: 1 << 30)
+        var changedRowLines: [String: Int] = [:]
+        for record in try await rowCounts.split(separator: "\u{1e}") {
+            let lines = record.split(separator: "\n")
+            guard let sha = lines.first else { continue }
+            changedRowLines[String(sha)] = lines.dropFirst().reduce(0) { total, line in
+                let counts = line.split(separator: "\t", maxSplits: 2)
+                return total + (counts.count == 3 ? (Int(counts[0]) ?? 0) + (Int(counts[1]) ?? 0) : 0)
+            }
+        }
         var details: [DatasetCommitDetail] = []
-        for record in log.split(separator: "\u{1e}") {
+        for record in try await changes.split(separator: "\u{1e}") {
             guard let end = record.firstIndex(of: "\u{1d}") else { continue }
             let fields = record[..<end].split(separator: "\u{1f}", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
             guard fields.count == 4 else { throw ExportError("cannot read commit \(fields.first ?? "")") }
-            var changedRowLines = 0
             var images: [String] = []
             for line in record[record.index(after: end)...].split(separator: "\n") {
-                let parts = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+                let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
                 if line.hasPrefix(":"), parts.count == 2, parts[0].hasSuffix(" A"), parts[1].hasPrefix("images/") {
                     images.append(String(parts[1]))
-                } else if parts.count == 3, isRows(parts[2]) {
-                    changedRowLines += (Int(parts[0]) ?? 0) + (Int(parts[1]) ?? 0)
                 }
             }
+            let rowLines = changedRowLines[fields[0], default: 0]
             details.append(DatasetCommitDetail(
                 sha: fields[0], parents: fields[1].split(separator: " ").map(String.init), date: fields[2],
                 message: fields[3].trimmingWhitespace(), addedRows: [], removedRows: [], addedImages: Array(images.prefix(limit)),
-                rowsNotListed: changedRowLines > limit ? changedRowLines : 0, imagesNotListed: max(0, images.count - limit)
+                rowsNotListed: rowLines > limit ? rowLines : 0, imagesNotListed: max(0, images.count - limit)
             ))
         }
         guard details.map(\.sha) == shas else { throw ExportError("cannot read commits \(shas.map { $0.prefix(10) }.joined(separator: " "))") }

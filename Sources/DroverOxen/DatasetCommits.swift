@@ -16,7 +16,7 @@ struct DatasetCommits: Sendable {
     let git: Git
 
     init(directory: String) {
-        git = Git(directory: directory)
+        git = Git(directory: directory, readsIndex: false)
     }
 
     /// The commit `main` points to.
