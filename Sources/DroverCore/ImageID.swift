@@ -25,9 +25,9 @@ public struct ImageID: RawRepresentable, Hashable, Comparable, Codable, Sendable
         self.init(validating: rawValue)
     }
 
-    /// The image's shard: its first two hex digits, one of 256. The dataset's images, their
-    /// provenance and their rows are kept in one folder or file per shard, so that a commit
-    /// rewrites a 256th of the dataset's listing, not all of it.
+    /// The image's shard: its first two hex digits, one of 256. The dataset's images are kept in
+    /// one folder per shard, and their rows and provenance in files in one folder per shard, so
+    /// that a commit rewrites a 256th of the dataset's listing, not all of it.
     public var shard: String { String(rawValue.prefix(2)) }
 
     /// The image's path inside the dataset repository: `images/<shard>/<id>.png`.
