@@ -54,5 +54,11 @@ import Testing
         #expect(short[0].addedRows.isEmpty && short[0].removedRows.isEmpty && short[0].rowsNotListed == 2)
         #expect(short[1].addedImages.count == 1 && short[1].imagesNotListed == 1)
         #expect(try await history.show(image.sha.prefix(10).description) == image, "one commit, by an abbreviated hash")
+
+        // The history never reads `.git/index` (at a million images, 100 MB a diff would load to
+        // look up attributes): a damaged one changes nothing, where `git diff` itself gives up.
+        try Data("not an index".utf8).write(to: URL(filePath: fixture.repository.directory + "/.git/index"))
+        await #expect(throws: (any Error).self) { try await fixture.git.run(["diff-tree", "-p", change.sha]) }
+        #expect(try await history.show(commits: shas) == details)
     }
 }
