@@ -11,11 +11,11 @@ import NIOCore
 import ServiceLifecycle
 
 /// What it costs to add to a dataset as it grows (`--growth-sizes`): a dataset of N images, each
-/// with one vote (N rows in `train.csv`), committed and packed with `git gc`; then, one change per
-/// commit, the latency of an image commit and of a vote commit and the bytes each adds to the
-/// repository (its new loose objects); `drover export --format seed-csv` at N rows; the ledger's
-/// size; `drover serve`'s start-up time and resident memory in a process of its own; and the
-/// latency of the JSON routes the page reads.
+/// with one vote (N rows), committed and packed with `git gc`; then, one change per commit, the
+/// latency of an image commit and of a vote commit and the bytes each adds to the repository (its
+/// new loose objects); `drover export --format seed-csv` at N rows; the ledger's size; `drover
+/// serve`'s start-up time and resident memory in a process of its own; the latency of the JSON
+/// routes the page reads; and `drover serve`'s start-up after a crash.
 enum GrowthRun {
     struct Result {
         var images: Int
