@@ -40,32 +40,11 @@ public enum DatasetLayout {
 
     /// The files of rows at `commit`, in either layout, with their contents, by path.
     static func trainFiles(at commit: String, _ git: Git) async throws -> [(path: String, content: String)] {
-        try await files(at: commit, [unshardedTrainCSV, trainFolder + "/"], git)
+        try await git.files(at: commit, under: [unshardedTrainCSV, trainFolder + "/"])
     }
 
     /// The provenance files at `commit`, in either layout, with their contents, by path.
     static func provenanceFiles(at commit: String, _ git: Git) async throws -> [(path: String, content: String)] {
-        try await files(at: commit, [unshardedProvenance, provenanceFolder + "/"], git)
-    }
-
-    /// The files under `pathspecs` at `commit`, read by one `git cat-file --batch`.
-    private static func files(at commit: String, _ pathspecs: [String], _ git: Git) async throws -> [(path: String, content: String)] {
-        let paths = try await git.run(["ls-tree", "-r", "-z", "--name-only", commit, "--"] + pathspecs).split(separator: "\0").map(String.init)
-        guard !paths.isEmpty else { return [] }
-        let output = Array(try await git.run(
-            ["cat-file", "--batch"], input: paths.map { "\(commit):\($0)\n" }.joined(), outputLimit: 1 << 31
-        ).utf8)
-        // Each: "<object> blob <size>\n<content>\n".
-        var files: [(path: String, content: String)] = []
-        var offset = 0
-        for path in paths {
-            guard let newline = output[offset...].firstIndex(of: UInt8(ascii: "\n")),
-                  let size = String(decoding: output[offset..<newline], as: UTF8.self).split(separator: " ").last.flatMap({ Int($0) }),
-                  newline + 1 + size <= output.count
-            else { throw GitWriteError("cannot read \(path) at \(commit.prefix(10))") }
-            files.append((path, String(decoding: output[newline + 1..<newline + 1 + size], as: UTF8.self)))
-            offset = newline + 1 + size + 1
-        }
-        return files
+        try await git.files(at: commit, under: [unshardedProvenance, provenanceFolder + "/"])
     }
 }

@@ -22,6 +22,24 @@ public struct Git: Sendable {
         try await Command.run("git", Self.fixedOptions + arguments, in: directory, environment: environment, input: input, outputLimit: outputLimit)
     }
 
+    /// The files under `pathspecs` at `commit`, in path order, with their contents: `git ls-tree`,
+    /// then one `git cat-file --batch` for all of them, however many there are.
+    public func files(at commit: String, under pathspecs: [String]) async throws -> [(path: String, content: String)] {
+        let paths = try await run(["ls-tree", "-r", "-z", "--name-only", commit, "--"] + pathspecs).split(separator: "\0").map(String.init)
+        guard !paths.isEmpty else { return [] }
+        let output = Array(try await run(["cat-file", "--batch"], input: paths.map { "\(commit):\($0)\n" }.joined(), outputLimit: 1 << 31).utf8)
+        // Each: "<object> blob <size>\n<content>\n".
+        var offset = 0
+        return try paths.map { path in
+            guard let newline = output[offset...].firstIndex(of: UInt8(ascii: "\n")),
+                  let size = String(decoding: output[offset..<newline], as: UTF8.self).split(separator: " ").last.flatMap({ Int($0) }),
+                  newline + 1 + size <= output.count
+            else { throw GitWriteError("cannot read \(path) at \(commit.prefix(10))") }
+            defer { offset = newline + 1 + size + 1 }
+            return (path, String(decoding: output[newline + 1..<newline + 1 + size], as: UTF8.self))
+        }
+    }
+
     private static let fixedOptions = ["-c", "commit.gpgSign=false", "-c", "core.autocrlf=false", "-c", "core.quotePath=false"]
 
     /// The user's global and system configuration are not read (a `~/.gitconfig` with
