@@ -56,14 +56,14 @@ public final class Committer: Service {
     ///   - pollInterval: how often the ledger is checked for changes that rang no bell here: those
     ///     recorded by another process (`drover revert`, `drover import`).
     ///   - afterCommit: rung after each commit (the pusher and the Oxen mirror listen).
-    ///   - packThreshold: once commits have written this many bytes of loose objects, they are
-    ///     packed in the background (`git repack -d`).
+    ///   - packThreshold: once commits have written this many packs (one each), they are
+    ///     combined in the background (``DatasetRepository/pack()``).
     ///   - metricsFactory: where ``CommitMetrics`` go.
     public init(
         ledger: Ledger, repository: DatasetRepository, doorbell: Doorbell, gatherWindow: Duration = .zero,
         loadedCommitInterval: Duration = .milliseconds(100),
         maxChangesPerCommit: Int = 1_000, pollInterval: Duration = .seconds(1), afterCommit: [Doorbell] = [],
-        packThreshold: Int = 256 << 20, metricsFactory: any MetricsFactory = MetricsSystem.factory, logger: Logger
+        packThreshold: Int = 32, metricsFactory: any MetricsFactory = MetricsSystem.factory, logger: Logger
     ) {
         self.ledger = ledger
         self.repository = repository
@@ -211,8 +211,10 @@ public final class Committer: Service {
         return sha
     }
 
-    /// Brings the ledger up to date with HEAD (a crash may have come between a commit and its
-    /// ledger record), moves a dataset made in an older layout into the current one, and makes
+    /// Puts back what a crash or a failed commit left in the working tree
+    /// (``DatasetRepository/restoreIfChanged()``), brings the ledger up to date with HEAD (a
+    /// crash may have come between a commit and its ledger record), moves a dataset made in an
+    /// older layout into the current one, and makes
     /// sure the rows agree with the ledger. When HEAD is the commit this committer made last
     /// (``Ledger/lastCommit()``), they do, and each rows file is read when a vote first changes
     /// it. Otherwise — a merge, a commit made by hand, a reset — every row is loaded, rows merged
@@ -223,6 +225,9 @@ public final class Committer: Service {
         state.withLock { $0.loading = true }
         defer { state.withLock { $0.loading = false } }
         repository.reload()
+        if try await repository.restoreIfChanged() {
+            logger.notice("put the dataset's working tree back to its last commit (a crash or a failed commit had changed it)")
+        }
         let (images, voteEvents) = CommitMessage.parseTrailers(try await repository.headMessage())
         if !images.isEmpty || !voteEvents.isEmpty {
             try ledger.markCommitted(images: images, voteEvents: voteEvents, commitSHA: try await repository.head())
@@ -264,16 +269,15 @@ public final class Committer: Service {
     /// that the retry starts clean (nothing appended twice).
     private func recover() async {
         do {
-            try await repository.restoreWorkingTree()
             try await reconcile()
         } catch {
             logger.error("cannot restore the dataset's working tree", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Starts a background `git repack` when enough loose objects have piled up and none runs.
+    /// Starts a background `git repack` when enough packs have piled up and none runs.
     private func packIfNeeded() {
-        guard repository.unpackedBytes >= packThreshold else { return }
+        guard repository.newPacks >= packThreshold else { return }
         packing.withLock { task in
             guard task == nil else { return }
             task = Task { [self] in

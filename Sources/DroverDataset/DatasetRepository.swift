@@ -33,9 +33,9 @@ public struct DatasetRepository: Sendable {
 
     /// Opens the repository at `directory` for writing: takes the ``DatasetLock`` (so that there
     /// is only ever one writer), creates the repository with the empty layout and a first commit
-    /// if it does not exist, removes git's lock files (a crash may have left them) and puts the
-    /// working tree back to the last commit if a crash or a hand edit changed the files a commit
-    /// reads back (``annotationsAreAsCommitted()``).
+    /// if it does not exist, and removes git's lock files (a crash may have left them). What a
+    /// crash left in the working tree is the ``Committer``'s to put back when it loads
+    /// (``restoreIfChanged()``), after the server listens.
     /// - Throws: ``DatasetLockedError`` if another process (or another value in this one) writes it.
     public static func open(at directory: String, commitMethod: CommitMethod = .objects) async throws -> DatasetRepository {
         let fileManager = FileManager.default
@@ -57,26 +57,30 @@ public struct DatasetRepository: Sendable {
             guard head == "ref: refs/heads/main\n" else {
                 throw DatasetBranchError(directory: directory, head: head.trimmingWhitespace())
             }
-            if try await !repository.annotationsAreAsCommitted() { try await repository.restoreWorkingTree() }
         }
         try? fileManager.removeItem(atPath: repository.retiredDirectory)
         try fileManager.createDirectory(atPath: repository.retiredDirectory, withIntermediateDirectories: true)
         return repository
     }
 
-    /// Whether `annotations/` and `.gitattributes` — the files a commit appends to or reads back
-    /// — are as HEAD has them, with nothing untracked among them (one `git status`, which reads
-    /// the index but not a million images). A crash halfway through a commit leaves them
-    /// otherwise; what it leaves in `images/` is harmless: images are written whole, under their
-    /// content's name, and only committed by name. So a start after a clean stop skips the
+    /// Puts the working tree back to HEAD (``restoreWorkingTree()``) if `annotations/` and
+    /// `.gitattributes` — the files a commit appends to or reads back — are not as HEAD has them,
+    /// or have something untracked among them: one `git status`, which reads the index but not a
+    /// million images. A crash halfway through a commit, a failed commit or a hand edit leaves
+    /// them otherwise; what those leave in `images/` is harmless: images are written whole, under
+    /// their content's name, and only committed by name. So a start after a clean stop skips the
     /// reset, whose cost grows with the dataset (6 s at a million images).
-    func annotationsAreAsCommitted() async throws -> Bool {
-        try await git.run(["--no-optional-locks", "status", "--porcelain", "--untracked-files=all", "--no-renames", "--", "annotations", ".gitattributes"]).isEmpty
+    /// - Returns: whether it restored.
+    func restoreIfChanged() async throws -> Bool {
+        let changes = try await git.run(["--no-optional-locks", "status", "--porcelain", "--untracked-files=all", "--no-renames", "--", "annotations", ".gitattributes"])
+        guard !changes.isEmpty else { return false }
+        try await restoreWorkingTree()
+        return true
     }
 
     /// Puts the working tree and the index back to HEAD: files written for a commit that did not
     /// happen go.
-    func restoreWorkingTree() async throws {
+    private func restoreWorkingTree() async throws {
         writer?.reset()
         try await git.run(["reset", "-q", "--hard", "HEAD"])
         try await git.run(["clean", "-q", "-f", "-d", "--", "images", "annotations"])
@@ -123,18 +127,19 @@ public struct DatasetRepository: Sendable {
         try await writer?.writeIndex()
     }
 
-    /// Bytes of loose objects the committer wrote and git has not packed yet.
-    var unpackedBytes: Int { writer?.unpackedBytes ?? 0 }
+    /// The packs the committer wrote (one per commit) since they were last combined.
+    var newPacks: Int { writer?.newPacks ?? 0 }
 
-    /// Packs the loose objects (`git repack -d`, and every 20 packs a full `git repack -a -d`)
-    /// and adds the new commits to git's commit-graph file (whose dates the dashboard reads):
-    /// what `gc --auto` does after `git commit`. Safe while commits go on: objects written
-    /// meanwhile stay loose until the next time, and refs are not touched.
+    /// Combines the small packs, and any loose objects, so that each pack holds at least twice
+    /// the objects of the next smaller one (`git repack -d --geometric=2`: a few packs, and a
+    /// repack that reads the small ones, not the whole dataset), and adds the new commits to
+    /// git's commit-graph file (whose dates the dashboard reads): what `gc --auto` does after
+    /// `git commit`. Safe while commits go on: it combines only the packs there were when it
+    /// started, keeping every object in them, reachable yet or not, and does not touch refs.
     func pack() async throws {
-        let before = unpackedBytes
-        let packs = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/.git/objects/pack"))?.filter { $0.hasSuffix(".pack") }.count ?? 0
-        try await git.run(["repack", "-d", "-q"] + (packs >= 20 ? ["-a"] : []))
-        writer?.didPack(before)
+        let before = newPacks
+        try await git.run(["repack", "-d", "-q", "--geometric=2"])
+        writer?.didCombinePacks(before)
         try await git.run(["commit-graph", "write", "--reachable", "--split", "--no-progress"])
     }
 

@@ -2,10 +2,10 @@ import DroverCore
 import Foundation
 import Synchronization
 
-/// Makes commits of the working tree's files without starting git: each file becomes a loose
-/// blob, the trees that changed are rewritten, then the commit object, then `main` is moved
-/// — git's own steps (`hash-object -w`, `write-tree`, `commit-tree`, `update-ref`), in one
-/// process. `.git/index` is written by ``writeIndex()``, which the committer calls when it has
+/// Makes commits of the working tree's files without starting git: each file becomes a blob,
+/// the trees that changed are rewritten, then the commit object — all in one pack
+/// (``ObjectPack``) — then `main` is moved: git's own steps (`hash-object -w`, `write-tree`,
+/// `commit-tree`, `update-ref`), in one process. `.git/index` is written by ``writeIndex()``, which the committer calls when it has
 /// nothing more to commit: the index lists every file of the dataset, and rewriting it with each
 /// commit would make a commit's cost grow with the dataset. What HEAD holds is loaded from git
 /// once, and again after ``reset()``.
@@ -22,25 +22,31 @@ public final class CommitWriter: Sendable {
     }
 
     private let git: Git
-    private let objects: LooseObjects
+    private let packDirectory: String
+    private let largestPack: Int
     private let branch: MainBranch
     private let state = Mutex<State?>(nil)
-    private let unpacked = Mutex(0)
+    private let packs = Mutex(0)
 
     /// A writer for the repository `git` runs in (files refs, SHA-1 objects).
-    public init(git: Git) {
+    /// - Parameter largestPack: a commit's pack is written out and another begun once it holds
+    ///   this many bytes, so that a commit of a thousand large images does not hold them all in
+    ///   memory at once.
+    public init(git: Git, largestPack: Int = 64 << 20) {
         self.git = git
-        objects = LooseObjects(directory: git.directory + "/.git/objects")
+        self.largestPack = largestPack
+        packDirectory = git.directory + "/.git/objects/pack"
         branch = MainBranch(gitDirectory: git.directory + "/.git")
     }
 
-    /// Bytes of loose objects written since ``didPack()``: the committer packs them now and then,
-    /// as `git commit` would have with `gc --auto`.
-    public var unpackedBytes: Int { unpacked.withLock { $0 } }
+    /// Packs written since ``didCombinePacks(_:)``: one per commit, which the committer
+    /// combines now and then (`git repack --geometric`), so that git does not look through
+    /// thousands of packs for an object.
+    public var newPacks: Int { packs.withLock { $0 } }
 
-    /// Says that the loose objects written so far are in a pack now.
-    public func didPack(_ bytes: Int) {
-        unpacked.withLock { $0 = max(0, $0 - bytes) }
+    /// Says that `count` of the ``newPacks`` are combined now.
+    public func didCombinePacks(_ count: Int) {
+        packs.withLock { $0 = max(0, $0 - count) }
     }
 
     /// Forgets what was loaded: the next commit reads HEAD and the index from git again.
@@ -57,19 +63,22 @@ public final class CommitWriter: Sendable {
         // its file list would cost as much as the dataset has files.
         var current = try await loaded(taking: true)
         do {
-            var stored = 0
+            var pack = ObjectPack()
             for path in paths {
                 guard let bytes = try FileIO.read(git.directory + "/" + path) else { throw GitWriteError("no file \(path) to commit") }
-                let blob = try objects.write(.blob, bytes)
-                stored += blob.stored
-                try current.index.update(path, blob: blob.id, directory: git.directory)
+                try current.index.update(path, blob: try pack.add(.blob, bytes), directory: git.directory)
+                if pack.size >= largestPack {
+                    try pack.write(to: packDirectory)
+                    packs.withLock { $0 += 1 }
+                    pack = ObjectPack()
+                }
             }
-            let tree = try current.index.writeTrees(to: objects)
+            let tree = try current.index.writeTrees(to: &pack)
             let signature = "Drover <drover@localhost> \(Int(date.timeIntervalSince1970)) +0000"
-            let body = "tree \(tree.id)\nparent \(current.head)\nauthor \(signature)\ncommitter \(signature)\n\n\(message)"
-            let (commit, commitBytes) = try objects.write(.commit, Array(body.utf8))
-            unpacked.withLock { $0 += stored + tree.stored + commitBytes }
-            try objects.makeDurable()
+            let body = "tree \(tree)\nparent \(current.head)\nauthor \(signature)\ncommitter \(signature)\n\n\(message)"
+            let commit = try pack.add(.commit, Array(body.utf8))
+            try pack.write(to: packDirectory)
+            packs.withLock { $0 += 1 }
             try branch.move(from: current.head, to: commit, subject: String(message.prefix { $0 != "\n" }))
             current.head = commit
             current.indexWritten = false
@@ -112,6 +121,7 @@ public final class CommitWriter: Sendable {
             return known
         }) { return known }
         guard let head = try branch.read() else { throw GitWriteError("the dataset has no commit on main") }
-        return State(head: head, index: try await IndexEntries.load(git, commit: head), indexWritten: false)
+        let (index, isIndexFile) = try await IndexEntries.load(git, commit: head)
+        return State(head: head, index: index, indexWritten: isIndexFile)
     }
 }

@@ -25,10 +25,11 @@ struct IndexEntries {
     /// to it. Read from `.git/index` when that holds exactly `commit`'s tree — as it does after a
     /// clean stop (``writeIndexFile(gitDirectory:)``) or `git reset --hard` — and from the commit
     /// (`git ls-tree -r -t`, and the `stat` of each file) otherwise.
-    static func load(_ git: Git, commit: String) async throws -> IndexEntries {
+    /// - Returns: the entries, and whether `.git/index` holds them already.
+    static func load(_ git: Git, commit: String) async throws -> (entries: IndexEntries, isIndexFile: Bool) {
         let tree = try await git.run(["rev-parse", "\(commit)^{tree}"]).trimmingWhitespace()
         if let bytes = try FileIO.read(git.directory + "/.git/index"), let index = IndexEntries(indexFile: bytes, tree: tree) {
-            return index
+            return (index, true)
         }
         var index = IndexEntries()
         for record in try await git.run(["ls-tree", "-r", "-t", "-z", "--full-tree", commit], outputLimit: 1 << 30).split(separator: "\0") {
@@ -47,7 +48,7 @@ struct IndexEntries {
             index.entries[path] = try Entry(stat: git.directory + "/" + path, blob: blob)
         }
         index.paths.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        return index
+        return (index, false)
     }
 
     private init() {}
@@ -118,12 +119,10 @@ struct IndexEntries {
         trees[""] = nil
     }
 
-    /// Writes the trees that changed since the last call.
-    /// - Returns: the root tree's id and the bytes stored.
-    mutating func writeTrees(to objects: LooseObjects) throws -> (id: String, stored: Int) {
-        var stored = 0
-        let id = try tree("", paths[...], objects, stored: &stored)
-        return (id, stored)
+    /// Adds the trees that changed since the last call to `pack`.
+    /// - Returns: the root tree's id.
+    mutating func writeTrees(to pack: inout ObjectPack) throws -> String {
+        try tree("", paths[...], &pack)
     }
 
     /// `.git/index` (version 2, with the ``cachedTrees()`` extension), written under `index.lock`
@@ -198,7 +197,7 @@ struct IndexEntries {
     /// Paths in bytewise order are in git's tree order too (a folder sorts as its name and a
     /// `/`, which is how its paths begin), so the entries are written as they come, bytes only:
     /// an image folder of thousands of files costs no string per file.
-    private mutating func tree(_ prefix: String, _ paths: ArraySlice<String>, _ objects: LooseObjects, stored: inout Int) throws -> String {
+    private mutating func tree(_ prefix: String, _ paths: ArraySlice<String>, _ pack: inout ObjectPack) throws -> String {
         let key = prefix.isEmpty ? "" : String(prefix.dropLast())
         if let known = trees[key] { return known }
         let fileMode = Array("100644 ".utf8), folderMode = Array("40000 ".utf8)
@@ -211,7 +210,7 @@ struct IndexEntries {
                 // The folder's paths come first in `rest` (sorted): found by binary search, so
                 // that an unchanged folder costs nothing however many files it holds.
                 let inside = rest[..<rest.partitioningIndex { !$0.hasPrefix(folder) }]
-                let id = try tree(folder, inside, objects, stored: &stored)
+                let id = try tree(folder, inside, &pack)
                 content += folderMode
                 content += name[..<slash]
                 content.append(0)
@@ -226,8 +225,7 @@ struct IndexEntries {
                 rest = rest.dropFirst()
             }
         }
-        let (id, written) = try objects.write(.tree, content)
-        stored += written
+        let id = try pack.add(.tree, content)
         trees[key] = id
         return id
     }

@@ -115,6 +115,8 @@ struct DatasetFixture {
         #expect(try await fixture.subjects() == ["Create the Drover dataset"])
     }
 
+    /// Opening takes git's lock files away; the committer's load, which runs once the server
+    /// listens, puts the working tree back to the last commit.
     @Test func reopeningPutsTheWorkingTreeBackToTheLastCommit() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -123,7 +125,10 @@ struct DatasetFixture {
         try Data("half-written".utf8).write(to: URL(filePath: root + "/.gitattributes"))
         try Data("stray".utf8).write(to: URL(filePath: root + "/images/0000000000000000.png"))
         _ = FileManager.default.createFile(atPath: root + "/.git/index.lock", contents: Data())
-        let reopened = try await whenUnlocked { try await DatasetRepository.open(at: root) }
+        let reopened = try await whenUnlocked { try await DatasetFixture(at: directory) }
+        #expect(!FileManager.default.fileExists(atPath: root + "/.git/index.lock"))
+        #expect(try await reopened.git.run(["status", "--porcelain"]) == " M .gitattributes\n?? images/\n", "not yet")
+        try await reopened.committer.reconcile()
         #expect(try await reopened.git.run(["status", "--porcelain"]) == "")
         #expect(!FileManager.default.fileExists(atPath: root + "/images/0000000000000000.png"))
     }
@@ -140,7 +145,8 @@ struct DatasetFixture {
         try FileManager.default.createDirectory(atPath: root + "/images/00", withIntermediateDirectories: true)
         try Data("stray".utf8).write(to: URL(filePath: stray))
         do {
-            let reopened = try await whenUnlocked { try await DatasetRepository.open(at: root) }
+            let reopened = try await whenUnlocked { try await DatasetFixture(at: directory) }
+            try await reopened.committer.reconcile()
             #expect(FileManager.default.fileExists(atPath: stray), "no reset")
             #expect(try await reopened.git.run(["status", "--porcelain", "--untracked-files=all"]) == "?? images/00/0000000000000000.png\n")
         }
@@ -150,7 +156,8 @@ struct DatasetFixture {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(#"{"id":"half a li"#.utf8))
         try handle.close()
-        let reopened = try await whenUnlocked { try await DatasetRepository.open(at: root) }
+        let reopened = try await whenUnlocked { try await DatasetFixture(at: directory) }
+        try await reopened.committer.reconcile()
         #expect(try await reopened.git.run(["status", "--porcelain", "--untracked-files=all"]) == "")
         #expect(!FileManager.default.fileExists(atPath: stray))
     }

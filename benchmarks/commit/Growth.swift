@@ -13,7 +13,7 @@ import ServiceLifecycle
 /// What it costs to add to a dataset as it grows (`--growth-sizes`): a dataset of N images, each
 /// with one vote (N rows), committed and packed with `git gc`; then, one change per commit, the
 /// latency of an image commit and of a vote commit and the bytes each adds to the repository (its
-/// new loose objects); `drover export --format seed-csv` at N rows; the ledger's size; `drover
+/// new pack); `drover export --format seed-csv` at N rows; the ledger's size; `drover
 /// serve`'s start-up time and resident memory in a process of its own; the latency of the JSON
 /// routes the page reads; and `drover serve`'s start-up after a crash.
 enum GrowthRun {
@@ -100,7 +100,8 @@ enum GrowthRun {
     /// time's rewrite of `.git/index`.
     static func commitLoop(_ opened: (Ledger, DatasetRepository), commits: Int) async throws -> (Measurement, Int, Measurement, Int, Measurement) {
         let (ledger, repository) = opened
-        let committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), logger: Logger(label: "bench"))
+        // Packs are not combined meanwhile: each commit's bytes are its pack's.
+        let committer = Committer(ledger: ledger, repository: repository, doorbell: Doorbell(), packThreshold: .max, logger: Logger(label: "bench"))
         try await committer.commitPending()  // loads the file list as committed
         var imageTimes: [Duration] = [], imageBytes: [Int] = []
         var voteTimes: [Duration] = [], voteBytes: [Int] = [], indexTimes: [Duration] = []
@@ -166,21 +167,18 @@ enum GrowthRun {
     }
 
     /// One change committed as the service commits it (`.git/index` left to idle time): its time
-    /// and the bytes of the loose objects it wrote.
+    /// and the bytes of objects it wrote (its pack).
     static func timed(_ committer: Committer, _ repository: String) async throws -> (Duration, Int) {
-        let before = try looseObjectBytes(repository)
+        let before = try objectBytes(repository)
         let started = ContinuousClock.now
         try await committer.commitAll(pacedUnderLoad: true)
         let elapsed = ContinuousClock.now - started
-        return (elapsed, try looseObjectBytes(repository) - before)
+        return (elapsed, try objectBytes(repository) - before)
     }
 
-    /// The loose objects' bytes: everything a commit writes (the preload is packed).
-    static func looseObjectBytes(_ repository: String) throws -> Int {
-        let objects = repository + "/.git/objects"
-        return try FileManager.default.contentsOfDirectory(atPath: objects).filter { $0.count == 2 }.reduce(0) { total, fanout in
-            total + (try Sizes.bytes(under: objects + "/" + fanout))
-        }
+    /// The bytes of `.git/objects`.
+    static func objectBytes(_ repository: String) throws -> Int {
+        try Sizes.bytes(under: repository + "/.git/objects")
     }
 
     /// `drover serve`'s start-up, measured in a process of its own (this binary with
