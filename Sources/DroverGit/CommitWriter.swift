@@ -5,10 +5,10 @@ import Synchronization
 /// Makes commits of the working tree's files without starting git: each file becomes a blob,
 /// the trees that changed are rewritten, then the commit object — all in one pack
 /// (``ObjectPack``) — then `main` is moved: git's own steps (`hash-object -w`, `write-tree`,
-/// `commit-tree`, `update-ref`), in one process. `.git/index` is written by ``writeIndex()``, which the committer calls when it has
-/// nothing more to commit: the index lists every file of the dataset, and rewriting it with each
-/// commit would make a commit's cost grow with the dataset. What HEAD holds is loaded from git
-/// once, and again after ``reset()``.
+/// `commit-tree`, `update-ref`), in one process. `.git/index` is written by ``writeIndex()``,
+/// which the committer calls when it has nothing more to commit: the index lists every file of
+/// the dataset, and rewriting it with each commit would make a commit's cost grow with the
+/// dataset. What HEAD holds is loaded from git once, and again after ``reset()``.
 ///
 /// Written by hand because no maintained Swift library writes git objects, and starting `git`
 /// for each commit costs more than the commit (`benchmarks/commit`); the rest of Drover uses
