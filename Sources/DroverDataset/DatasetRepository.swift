@@ -33,7 +33,8 @@ public struct DatasetRepository: Sendable {
 
     /// Opens the repository at `directory` for writing: takes the ``DatasetLock`` (so that there
     /// is only ever one writer), creates the repository with the empty layout and a first commit
-    /// if it does not exist, and removes git's lock files (a crash may have left them). What a
+    /// if it does not exist, and removes git's lock files and the committer's half-written packs
+    /// (a crash may have left them). What a
     /// crash left in the working tree is the ``Committer``'s to put back when it loads
     /// (``restoreIfChanged()``), after the server listens.
     /// - Throws: ``DatasetLockedError`` if another process (or another value in this one) writes it.
@@ -52,6 +53,11 @@ public struct DatasetRepository: Sendable {
             // committer left when the process died (kill -9 halfway through a commit).
             for lock in [".git/index.lock", ".git/refs/heads/main.lock"] {
                 try? fileManager.removeItem(atPath: directory + "/" + lock)
+            }
+            // And so is a pack it was writing: no ref names what it holds.
+            let packs = directory + "/.git/objects/pack"
+            for name in (try? fileManager.contentsOfDirectory(atPath: packs)) ?? [] where name.hasPrefix(ObjectPack.temporaryPrefix) {
+                try? fileManager.removeItem(atPath: packs + "/" + name)
             }
             let head = String(decoding: try FileIO.read(directory + "/.git/HEAD") ?? [], as: UTF8.self)
             guard head == "ref: refs/heads/main\n" else {

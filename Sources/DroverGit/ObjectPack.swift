@@ -19,7 +19,12 @@ import Foundation
 ///   to compress. Past a few MB, raw copies would fill the disk and the repacks faster than they
 ///   save time, so those are compressed at git's level for loose objects (1, best speed), as are
 ///   small blobs.
-struct ObjectPack {
+public struct ObjectPack {
+    /// How the names of packs being written begin (in `.git/objects/pack`, beside git's own
+    /// `tmp_pack_`): one left after a crash is never named by a ref, and goes when the dataset
+    /// is next opened.
+    public static let temporaryPrefix = "tmp_pack_drover_"
+
     /// Blobs of this many bytes are stored uncompressed.
     static let storedUncompressed = (256 << 10)..<(4 << 20)
 
@@ -81,7 +86,7 @@ struct ObjectPack {
         pack += checksum
         let index = self.index(packChecksum: checksum)
         let name = directory + "/pack-" + Hex.encode(checksum)
-        let temporary = directory + "/tmp_pack_drover_\(UInt64.random(in: 0...UInt64.max))"
+        let temporary = directory + "/" + Self.temporaryPrefix + "\(UInt64.random(in: 0...UInt64.max))"
         do {
             try FileIO.write(pack, to: temporary + ".pack", mode: 0o444, exclusive: true)
             try FileIO.write(index, to: temporary + ".idx", mode: 0o444, exclusive: true)

@@ -125,8 +125,11 @@ struct DatasetFixture {
         try Data("half-written".utf8).write(to: URL(filePath: root + "/.gitattributes"))
         try Data("stray".utf8).write(to: URL(filePath: root + "/images/0000000000000000.png"))
         _ = FileManager.default.createFile(atPath: root + "/.git/index.lock", contents: Data())
+        let halfWrittenPack = root + "/.git/objects/pack/" + ObjectPack.temporaryPrefix + "1.pack"
+        _ = FileManager.default.createFile(atPath: halfWrittenPack, contents: Data("PACK".utf8))
         let reopened = try await whenUnlocked { try await DatasetFixture(at: directory) }
         #expect(!FileManager.default.fileExists(atPath: root + "/.git/index.lock"))
+        #expect(!FileManager.default.fileExists(atPath: halfWrittenPack))
         #expect(try await reopened.git.run(["status", "--porcelain"]) == " M .gitattributes\n?? images/\n", "not yet")
         try await reopened.committer.reconcile()
         #expect(try await reopened.git.run(["status", "--porcelain"]) == "")
