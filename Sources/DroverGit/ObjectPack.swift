@@ -20,10 +20,11 @@ import Foundation
 ///   save time, so those are compressed at git's level for loose objects (1, best speed), as are
 ///   small blobs.
 public struct ObjectPack {
-    /// How the names of packs being written begin (in `.git/objects/pack`, beside git's own
-    /// `tmp_pack_`): one left after a crash is never named by a ref, and goes when the dataset
-    /// is next opened.
-    public static let temporaryPrefix = "tmp_pack_drover_"
+    /// How the names of a pack and an index being written begin (in `.git/objects/pack`, beside
+    /// git's own `tmp_pack_` and `tmp_idx_`). They end in neither `.pack` nor `.idx`, so that no
+    /// git command — a background repack above all — takes them for a pack. One left after a
+    /// crash is never named by a ref, and goes when the dataset is next opened.
+    public static let temporaryPrefix = "tmp_drover_"
 
     /// Blobs of this many bytes are stored uncompressed.
     static let storedUncompressed = (256 << 10)..<(4 << 20)
@@ -71,7 +72,7 @@ public struct ObjectPack {
         }
         bytes.append(byte)
         try Self.deflate(data, level: kind == .tree || Self.storedUncompressed.contains(data.count) ? 0 : 1, appendingTo: &bytes)
-        let crc = bytes[start...].withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, uInt($0.count))) }
+        let crc = bytes[start...].withUnsafeBufferPointer { UInt32(crc32_z(0, $0.baseAddress, z_size_t($0.count))) }
         objects.append((id, start, crc))
         return Hex.encode(id)
     }
@@ -87,16 +88,22 @@ public struct ObjectPack {
         let index = self.index(packChecksum: checksum)
         let name = directory + "/pack-" + Hex.encode(checksum)
         let temporary = directory + "/" + Self.temporaryPrefix + "\(UInt64.random(in: 0...UInt64.max))"
+        let (temporaryPack, temporaryIndex) = (temporary + "_pack", temporary + "_idx")
         do {
-            try FileIO.write(pack, to: temporary + ".pack", mode: 0o444, exclusive: true)
-            try FileIO.write(index, to: temporary + ".idx", mode: 0o444, exclusive: true)
-            try FileIO.sync([temporary + ".pack", temporary + ".idx"])
-            guard rename(temporary + ".pack", name + ".pack") == 0, rename(temporary + ".idx", name + ".idx") == 0 else {
-                throw GitWriteError("cannot store pack \(name) (errno \(errno))")
+            try FileIO.write(pack, to: temporaryPack, mode: 0o444, exclusive: true)
+            try FileIO.write(index, to: temporaryIndex, mode: 0o444, exclusive: true)
+            try FileIO.sync([temporaryPack, temporaryIndex])
+            guard rename(temporaryPack, name + ".pack") == 0 else { throw GitWriteError("cannot store pack \(name) (errno \(errno))") }
+            guard rename(temporaryIndex, name + ".idx") == 0 else {
+                let error = GitWriteError("cannot store pack index \(name) (errno \(errno))")
+                // A pack without its index is one git never reads; unless the same pack (same
+                // checksum) was stored before, with its index.
+                if access(name + ".idx", F_OK) != 0 { unlink(name + ".pack") }
+                throw error
             }
         } catch {
-            unlink(temporary + ".pack")
-            unlink(temporary + ".idx")
+            unlink(temporaryPack)
+            unlink(temporaryIndex)
             throw error
         }
         try FileIO.sync(directory)
