@@ -25,7 +25,9 @@ import Testing
         }
         first.kill()
         _ = try await oxen.request(.DELETE, "/_fake/faults", authorized: false)
-        try await Task.sleep(for: .milliseconds(300))  // the killed process lets go of the dataset lock
+        try await eventually("the killed server to let go of the dataset lock") {
+            (try? DatasetLock.acquire(for: directory.path + "/dataset")) != nil  // and let go of it again at once
+        }
 
         let second = try await ServeProcess(dataDirectory: directory.path, environment: oxen.environment())
         defer { second.kill() }
