@@ -271,7 +271,7 @@ public final class Committer: Service {
         do {
             try await reconcile()
         } catch {
-            logger.error("cannot restore the dataset's working tree", metadata: ["error": "\(error)"])
+            logger.error("cannot reload the dataset after a failed commit", metadata: ["error": "\(error)"])
         }
     }
 

@@ -49,6 +49,16 @@ public final class CommitWriter: Sendable {
         packs.withLock { $0 = max(0, $0 - count) }
     }
 
+    /// Removes the packs a writer was writing when its process died (``ObjectPack`` names them
+    /// so that git ignores them, and no ref names what they hold): call it at start, holding the
+    /// dataset's lock.
+    public static func removeUnfinishedPacks(inRepository directory: String) {
+        let folder = directory + "/.git/objects/pack"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(ObjectPack.temporaryPrefix) {
+            unlink(folder + "/" + name)
+        }
+    }
+
     /// Forgets what was loaded: the next commit reads HEAD and the index from git again.
     public func reset() {
         state.withLock { $0 = nil }

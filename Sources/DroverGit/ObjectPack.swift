@@ -19,12 +19,17 @@ import Foundation
 ///   to compress. Past a few MB, raw copies would fill the disk and the repacks faster than they
 ///   save time, so those are compressed at git's level for loose objects (1, best speed), as are
 ///   small blobs.
-public struct ObjectPack {
+struct ObjectPack {
     /// How the names of a pack and an index being written begin (in `.git/objects/pack`, beside
-    /// git's own `tmp_pack_` and `tmp_idx_`). They end in neither `.pack` nor `.idx`, so that no
-    /// git command — a background repack above all — takes them for a pack. One left after a
-    /// crash is never named by a ref, and goes when the dataset is next opened.
-    public static let temporaryPrefix = "tmp_drover_"
+    /// git's own `tmp_pack_` and `tmp_idx_`).
+    static let temporaryPrefix = "tmp_drover_"
+
+    /// The names a pack and its index have while written (``write(to:)``): they end in neither
+    /// `.pack` nor `.idx`, so that no git command — a background repack above all — takes them
+    /// for a pack.
+    static func temporaryNames(_ number: UInt64) -> (pack: String, index: String) {
+        (temporaryPrefix + "\(number)_pack", temporaryPrefix + "\(number)_idx")
+    }
 
     /// Blobs of this many bytes are stored uncompressed.
     static let storedUncompressed = (256 << 10)..<(4 << 20)
@@ -87,8 +92,8 @@ public struct ObjectPack {
         pack += checksum
         let index = self.index(packChecksum: checksum)
         let name = directory + "/pack-" + Hex.encode(checksum)
-        let temporary = directory + "/" + Self.temporaryPrefix + "\(UInt64.random(in: 0...UInt64.max))"
-        let (temporaryPack, temporaryIndex) = (temporary + "_pack", temporary + "_idx")
+        let names = Self.temporaryNames(UInt64.random(in: 0...UInt64.max))
+        let (temporaryPack, temporaryIndex) = (directory + "/" + names.pack, directory + "/" + names.index)
         do {
             try FileIO.write(pack, to: temporaryPack, mode: 0o444, exclusive: true)
             try FileIO.write(index, to: temporaryIndex, mode: 0o444, exclusive: true)

@@ -1,6 +1,6 @@
 import DroverCore
 @testable import DroverDataset
-import DroverGit
+@testable import DroverGit
 @testable import DroverStore
 import DroverTestSupport
 import Foundation
@@ -125,7 +125,7 @@ struct DatasetFixture {
         try Data("half-written".utf8).write(to: URL(filePath: root + "/.gitattributes"))
         try Data("stray".utf8).write(to: URL(filePath: root + "/images/0000000000000000.png"))
         _ = FileManager.default.createFile(atPath: root + "/.git/index.lock", contents: Data())
-        let halfWrittenPack = root + "/.git/objects/pack/" + ObjectPack.temporaryPrefix + "1_pack"
+        let halfWrittenPack = root + "/.git/objects/pack/" + ObjectPack.temporaryNames(1).pack
         _ = FileManager.default.createFile(atPath: halfWrittenPack, contents: Data("PACK".utf8))
         let reopened = try await whenUnlocked { try await DatasetFixture(at: directory) }
         #expect(!FileManager.default.fileExists(atPath: root + "/.git/index.lock"))
